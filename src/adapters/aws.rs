@@ -1,0 +1,154 @@
+//! The AWS SDK configuration shared by the SES and Cognito clients.
+//!
+//! It is loaded once per process, on the first invocation that needs AWS (Define, pre-sign-up and
+//! the unknown-user decoy never do), and every client built from it carries a timeout and retry
+//! budget sized for Cognito's 5-second trigger limit:
+//!
+//! | setting | value | why |
+//! |---|---|---|
+//! | connect timeout | 500 ms | a healthy regional endpoint connects in a few ms |
+//! | attempt timeout | 900 ms | SES and Cognito answer in well under 300 ms when healthy |
+//! | operation timeout | 1.6 s | two calls plus a restore fit in the 4 s budget |
+//! | attempts | 2, backoff 50–250 ms | one quick retry for a blip; throttling is not waited out |
+//!
+//! The application adds its own per-invocation deadline on top (see [`crate::triggers::Budget`]).
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use tokio::sync::OnceCell;
+
+use crate::ports::FailureKind;
+
+/// Connect timeout for every AWS call.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Timeout of a single HTTP attempt.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(900);
+/// Timeout of a whole operation, retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(1600);
+/// Attempts per operation (the first try plus one retry).
+pub const MAX_ATTEMPTS: u32 = 2;
+
+type LoaderHook = Box<dyn Fn(ConfigLoader) -> ConfigLoader + Send + Sync>;
+
+/// The lazily loaded SDK configuration, shared by all clients of the process.
+pub struct AwsContext {
+    config: OnceCell<SdkConfig>,
+    hook: Option<LoaderHook>,
+}
+
+impl std::fmt::Debug for AwsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsContext")
+            .field("loaded", &self.is_loaded())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AwsContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AwsContext {
+    /// An empty context reading the standard AWS environment; nothing is loaded until a client
+    /// is first needed.
+    pub fn new() -> Self {
+        Self {
+            config: OnceCell::new(),
+            hook: None,
+        }
+    }
+
+    /// Like [`AwsContext::new`], with `hook` applied to the loader after the timeout and retry
+    /// settings (tests use it to set an endpoint, Region and credentials without touching the
+    /// process environment).
+    pub fn with_loader_hook(
+        hook: impl Fn(ConfigLoader) -> ConfigLoader + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            config: OnceCell::new(),
+            hook: Some(Box::new(hook)),
+        }
+    }
+
+    /// The SDK configuration, loaded from the standard environment on first use.
+    pub async fn sdk_config(&self) -> &SdkConfig {
+        self.config
+            .get_or_init(|| async {
+                let loader = aws_config::defaults(BehaviorVersion::latest())
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(CONNECT_TIMEOUT)
+                            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                            .operation_timeout(OPERATION_TIMEOUT)
+                            .build(),
+                    )
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(MAX_ATTEMPTS)
+                            .with_initial_backoff(Duration::from_millis(50))
+                            .with_max_backoff(Duration::from_millis(250)),
+                    );
+                match &self.hook {
+                    Some(hook) => hook(loader),
+                    None => loader,
+                }
+                .load()
+                .await
+            })
+            .await
+    }
+
+    /// Whether the configuration has been loaded (for tests of laziness).
+    pub fn is_loaded(&self) -> bool {
+        self.config.initialized()
+    }
+}
+
+/// Error codes that mean "slow down", across SES and Cognito.
+const THROTTLING_CODES: &[&str] = &[
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "Throttling",
+    "LimitExceededException",
+];
+
+/// Sorts an SDK error into a [`FailureKind`], with a log-only detail. `rejected` lists the
+/// service's error codes that mean "refused for good".
+pub fn classify<E, R>(err: &SdkError<E, R>, rejected: &[&str]) -> (FailureKind, String)
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = DisplayErrorContext(err).to_string();
+    let kind = match err {
+        SdkError::TimeoutError(_) => FailureKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => FailureKind::Timeout,
+        SdkError::ServiceError(_) => match err.code() {
+            Some(code) if THROTTLING_CODES.contains(&code) => FailureKind::Throttled,
+            Some(code) if rejected.contains(&code) => FailureKind::Rejected,
+            _ => FailureKind::Unavailable,
+        },
+        _ => FailureKind::Unavailable,
+    };
+    // Keep log lines bounded even if a proxy returns a huge body.
+    (kind, truncate(detail, 500))
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}

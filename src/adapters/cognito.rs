@@ -1,0 +1,88 @@
+//! [`ChallengeStore`] over Cognito `AdminUpdateUserAttributes`.
+//!
+//! One request per write, carrying the challenge attribute and, after a first successful code,
+//! `email_verified`. `AdminUpdateUserAttributes` is in Cognito's UserUpdate quota category: 25
+//! requests per second per account and Region, not adjustable.
+
+use std::sync::Arc;
+
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use tokio::sync::OnceCell;
+use tracing::instrument;
+
+use super::aws::{AwsContext, classify};
+use crate::ports::{ChallengeStore, FailureKind, StateWrite, StoreError};
+
+/// Cognito error codes that will not succeed on a retry.
+const REJECTED: &[&str] = &[
+    "UserNotFoundException",
+    "ResourceNotFoundException",
+    "InvalidParameterException",
+    "NotAuthorizedException",
+    "AliasExistsException",
+];
+
+/// Writes the challenge state through the Cognito admin API. The client is built on first use.
+#[derive(Debug)]
+pub struct CognitoStore {
+    aws: Arc<AwsContext>,
+    client: OnceCell<Client>,
+    attribute: String,
+}
+
+impl CognitoStore {
+    /// A store writing `attribute` (e.g. `custom:authChallenge`).
+    pub fn new(aws: Arc<AwsContext>, attribute: String) -> Self {
+        Self {
+            aws,
+            client: OnceCell::new(),
+            attribute,
+        }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async { Client::new(self.aws.sdk_config().await) })
+            .await
+    }
+
+    /// Whether the Cognito client has been built (for tests of laziness).
+    pub fn is_initialized(&self) -> bool {
+        self.client.initialized()
+    }
+}
+
+fn attribute(name: &str, value: &str) -> Result<AttributeType, StoreError> {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(|e| StoreError {
+            kind: FailureKind::Rejected,
+            detail: format!("could not build the Cognito request: {e}"),
+        })
+}
+
+impl ChallengeStore for CognitoStore {
+    #[instrument(name = "cognito.admin_update_user_attributes", skip_all)]
+    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+        let mut attributes = vec![attribute(&self.attribute, write.encoded)?];
+        if write.mark_email_verified {
+            attributes.push(attribute("email_verified", "true")?);
+        }
+        self.client()
+            .await
+            .admin_update_user_attributes()
+            .user_pool_id(write.user.pool_id)
+            .username(write.user.username)
+            .set_user_attributes(Some(attributes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let (kind, detail) = classify(&e, REJECTED);
+                StoreError { kind, detail }
+            })
+    }
+}

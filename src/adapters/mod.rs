@@ -1,0 +1,13 @@
+//! Adapters: the only code that touches the AWS SDK, plus local stand-ins.
+//!
+//! - [`aws`]: the shared SDK configuration, built once per process on first use, with the
+//!   timeouts and retry budget that keep every invocation inside Cognito's 5-second wait.
+//! - [`ses`]: [`crate::ports::Mailer`] over SES v2 `SendEmail`.
+//! - [`cognito`]: [`crate::ports::ChallengeStore`] over `AdminUpdateUserAttributes`.
+//! - [`local`]: a mailbox folder and an attribute file, for `make demo` and `make replay`. The
+//!   Lambda binary never constructs these.
+
+pub mod aws;
+pub mod cognito;
+pub mod local;
+pub mod ses;

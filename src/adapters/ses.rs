@@ -1,0 +1,119 @@
+//! [`Mailer`] over SES v2 `SendEmail`.
+
+use std::sync::Arc;
+
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Template};
+use tokio::sync::OnceCell;
+use tracing::instrument;
+
+use super::aws::{AwsContext, classify};
+use crate::domain::email::Sender;
+use crate::ports::{DeliveryError, FailureKind, Mailer, OutgoingEmail};
+
+/// SES v2 error codes that will not succeed on a retry.
+const REJECTED: &[&str] = &[
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "AccountSuspendedException",
+    "SendingPausedException",
+    "BadRequestException",
+    "NotFoundException",
+];
+
+/// Sends code emails through SES v2. The client is built on the first send.
+#[derive(Debug)]
+pub struct SesMailer {
+    aws: Arc<AwsContext>,
+    client: OnceCell<Client>,
+    from: String,
+    template: Option<String>,
+    configuration_set: Option<String>,
+}
+
+impl SesMailer {
+    /// A mailer sending from `from`, with an optional stored template and configuration set.
+    pub fn new(
+        aws: Arc<AwsContext>,
+        from: &Sender,
+        template: Option<String>,
+        configuration_set: Option<String>,
+    ) -> Self {
+        Self {
+            aws,
+            client: OnceCell::new(),
+            from: from.header_value(),
+            template,
+            configuration_set,
+        }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async { Client::new(self.aws.sdk_config().await) })
+            .await
+    }
+
+    /// Whether the SES client has been built (for tests of laziness).
+    pub fn is_initialized(&self) -> bool {
+        self.client.initialized()
+    }
+
+    fn content(&self, email: &OutgoingEmail<'_>) -> Result<EmailContent, DeliveryError> {
+        let invalid = |e: aws_sdk_sesv2::error::BuildError| DeliveryError {
+            kind: FailureKind::Rejected,
+            detail: format!("could not build the SES request: {e}"),
+        };
+        if let Some(name) = &self.template {
+            // The stored template renders the code itself; it receives exactly these two fields.
+            let data =
+                serde_json::json!({ "code": email.code.expose_digits(), "minutes": email.minutes });
+            let template = Template::builder()
+                .template_name(name)
+                .template_data(data.to_string())
+                .build();
+            return Ok(EmailContent::builder().template(template).build());
+        }
+        let utf8 = |s: &str| {
+            Content::builder()
+                .data(s)
+                .charset("UTF-8")
+                .build()
+                .map_err(invalid)
+        };
+        let body = Body::builder()
+            .text(utf8(&email.rendered.text)?)
+            .html(utf8(&email.rendered.html)?)
+            .build();
+        let message = Message::builder()
+            .subject(utf8(&email.rendered.subject)?)
+            .body(body)
+            .build();
+        Ok(EmailContent::builder().simple(message).build())
+    }
+}
+
+impl Mailer for SesMailer {
+    #[instrument(name = "ses.send_email", skip_all)]
+    async fn send(&self, email: &OutgoingEmail<'_>) -> Result<(), DeliveryError> {
+        let content = self.content(email)?;
+        self.client()
+            .await
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(
+                Destination::builder()
+                    .to_addresses(email.to.as_str())
+                    .build(),
+            )
+            .content(content)
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let (kind, detail) = classify(&e, REJECTED);
+                DeliveryError { kind, detail }
+            })
+    }
+}

@@ -1,0 +1,397 @@
+//! The configuration: read once from the environment at start-up, validated, typed.
+//!
+//! Every problem is reported at once, each naming the variable, what was wrong and what is
+//! accepted. The HMAC key is held in a type that cannot be printed. AWS endpoints, region and
+//! credentials are not here: the SDK reads its own standard variables (`AWS_REGION`,
+//! `AWS_ENDPOINT_URL`, …).
+
+use std::fmt;
+
+use crate::domain::code::{CodeHasher, CodeLength};
+use crate::domain::email::Sender;
+use crate::domain::flow::AuthFlow;
+use crate::domain::policy::Limits;
+
+/// The minimum length of `CODE_HMAC_KEY`, in characters.
+pub const MIN_KEY_CHARS: usize = 32;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `EMAIL_FROM`.
+    pub email_from: Sender,
+    /// `CODE_HMAC_KEY`, as a hasher; its `Debug` is redacted.
+    pub hasher: CodeHasher,
+    /// `AUTH_FLOW`.
+    pub flow: AuthFlow,
+    /// `CODE_LENGTH`, `CODE_TTL_SECONDS`, `MAX_ATTEMPTS`, `RESEND_COOLDOWN_SECONDS`, `SEND_LIMIT`,
+    /// `SEND_WINDOW_SECONDS`.
+    pub limits: Limits,
+    /// `CHALLENGE_ATTRIBUTE`, with its `custom:` prefix.
+    pub challenge_attribute: String,
+    /// `EMAIL_SUBJECT`.
+    pub email_subject: Option<String>,
+    /// `SES_TEMPLATE`.
+    pub ses_template: Option<String>,
+    /// `SES_CONFIGURATION_SET`.
+    pub ses_configuration_set: Option<String>,
+    /// `SIGNUP_AUTO_CONFIRM`.
+    pub signup_auto_confirm: bool,
+    /// `SIGNUP_ALLOWED_DOMAINS`, lower-cased; `None` allows every domain.
+    pub signup_allowed_domains: Option<Vec<String>>,
+}
+
+/// One or more configuration problems, each naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `(variable, problem)` pairs, in table order.
+    pub problems: Vec<(&'static str, String)>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: ")?;
+        for (i, (var, msg)) in self.problems.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{var}: {msg}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Reader<F> {
+    lookup: F,
+    problems: Vec<(&'static str, String)>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<F> {
+    /// The trimmed value, or `None` when unset or blank.
+    fn get(&self, var: &str) -> Option<String> {
+        (self.lookup)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn fail(&mut self, var: &'static str, msg: String) {
+        self.problems.push((var, msg));
+    }
+
+    fn int<T>(&mut self, var: &'static str, default: T, lo: T, hi: T) -> T
+    where
+        T: std::str::FromStr + PartialOrd + Copy + fmt::Display,
+    {
+        let Some(raw) = self.get(var) else {
+            return default;
+        };
+        match raw.parse::<T>() {
+            Ok(v) if v >= lo && v <= hi => v,
+            _ => {
+                self.fail(var, format!("{raw:?} is not accepted; use a whole number from {lo} to {hi} (default {default})"));
+                default
+            }
+        }
+    }
+
+    fn bool(&mut self, var: &'static str, default: bool) -> bool {
+        let Some(raw) = self.get(var) else {
+            return default;
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                self.fail(
+                    var,
+                    format!("{raw:?} is not accepted; use true or false (default {default})"),
+                );
+                default
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader {
+            lookup,
+            problems: Vec::new(),
+        };
+
+        let email_from = match r.get("EMAIL_FROM") {
+            None => {
+                r.fail("EMAIL_FROM", "is required; set it to the SES-verified sender, e.g. \"Acme <no-reply@acme.example>\"".into());
+                None
+            }
+            Some(v) => Sender::parse(&v).or_else(|| {
+                r.fail("EMAIL_FROM", "is not an email address; use \"no-reply@acme.example\" or \"Acme <no-reply@acme.example>\"".into());
+                None
+            }),
+        };
+
+        // The key's value is never echoed, not even in an error.
+        let hasher = match (r.lookup)("CODE_HMAC_KEY") {
+            None => {
+                r.fail("CODE_HMAC_KEY", format!("is required; set it to a random secret of at least {MIN_KEY_CHARS} characters"));
+                None
+            }
+            Some(k) if k.chars().count() < MIN_KEY_CHARS => {
+                r.fail(
+                    "CODE_HMAC_KEY",
+                    format!(
+                        "is too short ({} characters); use at least {MIN_KEY_CHARS}",
+                        k.chars().count()
+                    ),
+                );
+                None
+            }
+            Some(k) => Some(CodeHasher::new(k.as_bytes())),
+        };
+
+        let flow = match r.get("AUTH_FLOW") {
+            None => AuthFlow::default(),
+            Some(v) => AuthFlow::parse(&v).unwrap_or_else(|| {
+                r.fail(
+                    "AUTH_FLOW",
+                    format!("{v:?} is not accepted; use mfa, passwordless or both (default mfa)"),
+                );
+                AuthFlow::default()
+            }),
+        };
+
+        let code_length =
+            CodeLength::parse(r.int("CODE_LENGTH", 6u8, CodeLength::MIN, CodeLength::MAX))
+                .unwrap_or_default();
+        let limits = Limits {
+            code_length,
+            ttl: r.int("CODE_TTL_SECONDS", 300, 30, 3600),
+            max_attempts: r.int("MAX_ATTEMPTS", 3, 1, 10),
+            cooldown: r.int("RESEND_COOLDOWN_SECONDS", 30, 0, 600),
+            send_limit: r.int("SEND_LIMIT", 5, 1, 100),
+            send_window: r.int("SEND_WINDOW_SECONDS", 3600, 60, 86_400),
+        };
+
+        let challenge_attribute = match r.get("CHALLENGE_ATTRIBUTE") {
+            None => "custom:authChallenge".to_owned(),
+            Some(v) if valid_custom_attribute(&v) => v,
+            Some(v) => {
+                r.fail("CHALLENGE_ATTRIBUTE", format!("{v:?} is not accepted; use custom: followed by 1 to 20 letters, digits, _ or - (default custom:authChallenge)"));
+                String::new()
+            }
+        };
+
+        let email_subject = r.get("EMAIL_SUBJECT");
+        if email_subject
+            .as_deref()
+            .is_some_and(|s| s.chars().any(char::is_control) || s.len() > 200)
+        {
+            r.fail(
+                "EMAIL_SUBJECT",
+                "must be one line of at most 200 characters".into(),
+            );
+        }
+        let ses_template = r.get("SES_TEMPLATE");
+        let ses_configuration_set = r.get("SES_CONFIGURATION_SET");
+        let signup_auto_confirm = r.bool("SIGNUP_AUTO_CONFIRM", true);
+        let signup_allowed_domains = r.get("SIGNUP_ALLOWED_DOMAINS").map(|v| {
+            let domains: Vec<String> = v
+                .split(',')
+                .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect();
+            if domains.is_empty() || domains.iter().any(|d| !d.contains('.') || d.contains(char::is_whitespace)) {
+                r.fail("SIGNUP_ALLOWED_DOMAINS", format!("{v:?} is not accepted; use a comma-separated list of domains, e.g. example.org,example.com"));
+            }
+            domains
+        });
+
+        match (email_from, hasher, r.problems.is_empty()) {
+            (Some(email_from), Some(hasher), true) => Ok(Self {
+                email_from,
+                hasher,
+                flow,
+                limits,
+                challenge_attribute,
+                email_subject,
+                ses_template,
+                ses_configuration_set,
+                signup_auto_confirm,
+                signup_allowed_domains,
+            }),
+            _ => Err(ConfigError {
+                problems: r.problems,
+            }),
+        }
+    }
+}
+
+fn valid_custom_attribute(v: &str) -> bool {
+    v.strip_prefix("custom:").is_some_and(|name| {
+        (1..=20).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY: &str = "k3y-for-tests-only-0123456789abcdef";
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("EMAIL_FROM", "Acme <no-reply@acme.example>"),
+            ("CODE_HMAC_KEY", KEY),
+        ]
+    }
+
+    #[test]
+    fn defaults_match_the_readme_table() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.flow, AuthFlow::Mfa);
+        assert_eq!(c.limits.code_length.get(), 6);
+        assert_eq!(c.limits.ttl, 300);
+        assert_eq!(c.limits.max_attempts, 3);
+        assert_eq!(c.limits.cooldown, 30);
+        assert_eq!(c.limits.send_limit, 5);
+        assert_eq!(c.limits.send_window, 3600);
+        assert_eq!(c.challenge_attribute, "custom:authChallenge");
+        assert!(c.signup_auto_confirm);
+        assert!(c.signup_allowed_domains.is_none());
+        assert!(
+            c.email_subject.is_none()
+                && c.ses_template.is_none()
+                && c.ses_configuration_set.is_none()
+        );
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let mut v = base();
+        v.extend([
+            ("AUTH_FLOW", "both"),
+            ("CODE_LENGTH", "8"),
+            ("CODE_TTL_SECONDS", "600"),
+            ("MAX_ATTEMPTS", "5"),
+            ("RESEND_COOLDOWN_SECONDS", "0"),
+            ("SEND_LIMIT", "100"),
+            ("SEND_WINDOW_SECONDS", "86400"),
+            ("CHALLENGE_ATTRIBUTE", "custom:otp_state"),
+            ("EMAIL_SUBJECT", "Your code"),
+            ("SES_TEMPLATE", "otp"),
+            ("SES_CONFIGURATION_SET", "tracking"),
+            ("SIGNUP_AUTO_CONFIRM", "false"),
+            ("SIGNUP_ALLOWED_DOMAINS", " Example.org, @example.com "),
+        ]);
+        let c = load(&v).unwrap();
+        assert_eq!(c.flow, AuthFlow::Both);
+        assert_eq!(c.limits.code_length.get(), 8);
+        assert_eq!(
+            (c.limits.ttl, c.limits.max_attempts, c.limits.cooldown),
+            (600, 5, 0)
+        );
+        assert_eq!((c.limits.send_limit, c.limits.send_window), (100, 86_400));
+        assert_eq!(c.challenge_attribute, "custom:otp_state");
+        assert_eq!(c.email_subject.as_deref(), Some("Your code"));
+        assert_eq!(c.ses_template.as_deref(), Some("otp"));
+        assert_eq!(c.ses_configuration_set.as_deref(), Some("tracking"));
+        assert!(!c.signup_auto_confirm);
+        assert_eq!(
+            c.signup_allowed_domains.unwrap(),
+            vec!["example.org", "example.com"]
+        );
+    }
+
+    #[test]
+    fn each_bad_value_is_named_with_what_is_accepted() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("AUTH_FLOW", "sms", "mfa, passwordless or both"),
+            ("CODE_LENGTH", "5", "from 6 to 10"),
+            ("CODE_LENGTH", "11", "from 6 to 10"),
+            ("CODE_LENGTH", "six", "from 6 to 10"),
+            ("CODE_TTL_SECONDS", "29", "from 30 to 3600"),
+            ("CODE_TTL_SECONDS", "3601", "from 30 to 3600"),
+            ("MAX_ATTEMPTS", "0", "from 1 to 10"),
+            ("MAX_ATTEMPTS", "11", "from 1 to 10"),
+            ("RESEND_COOLDOWN_SECONDS", "601", "from 0 to 600"),
+            ("RESEND_COOLDOWN_SECONDS", "-1", "from 0 to 600"),
+            ("SEND_LIMIT", "0", "from 1 to 100"),
+            ("SEND_WINDOW_SECONDS", "59", "from 60 to 86400"),
+            ("CHALLENGE_ATTRIBUTE", "authChallenge", "custom:"),
+            ("CHALLENGE_ATTRIBUTE", "custom:", "custom:"),
+            (
+                "CHALLENGE_ATTRIBUTE",
+                "custom:this_name_is_far_too_long",
+                "custom:",
+            ),
+            ("SIGNUP_AUTO_CONFIRM", "maybe", "true or false"),
+            ("SIGNUP_ALLOWED_DOMAINS", ",", "comma-separated"),
+            ("SIGNUP_ALLOWED_DOMAINS", "localhost", "comma-separated"),
+            ("EMAIL_FROM", "not-an-address", "email address"),
+            ("EMAIL_SUBJECT", "two\nlines", "one line"),
+        ];
+        for (var, value, expect) in cases {
+            let mut v: Vec<(&str, &str)> = base().into_iter().filter(|(k, _)| k != var).collect();
+            v.push((var, value));
+            let err = load(&v).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{var}={value}: {err}");
+            assert_eq!(err.problems[0].0, *var);
+            let text = err.to_string();
+            assert!(
+                text.contains(var) && text.contains(expect),
+                "{var}={value}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn required_variables_and_the_key_length() {
+        let err = load(&[]).unwrap_err();
+        let vars: Vec<_> = err.problems.iter().map(|(v, _)| *v).collect();
+        assert_eq!(vars, vec!["EMAIL_FROM", "CODE_HMAC_KEY"]);
+        let short = "x".repeat(31);
+        let err = load(&[("EMAIL_FROM", "a@b.org"), ("CODE_HMAC_KEY", &short)]).unwrap_err();
+        assert!(err.to_string().contains("at least 32"));
+        // The key itself never appears in an error.
+        assert!(!err.to_string().contains(&short));
+        assert!(
+            load(&[
+                ("EMAIL_FROM", "a@b.org"),
+                ("CODE_HMAC_KEY", &"x".repeat(32))
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let err = load(&[("CODE_LENGTH", "4"), ("AUTH_FLOW", "x")]).unwrap_err();
+        assert_eq!(err.problems.len(), 4, "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let c = load(&base()).unwrap();
+        assert!(!format!("{c:?}").contains(KEY));
+    }
+}

@@ -1,0 +1,467 @@
+//! Which challenge comes next: the DefineAuthChallenge decision.
+//!
+//! Cognito hands Define the whole history of the sign-in (`session`). Every shape the chosen flow
+//! does not allow fails authentication, so a client cannot skip the password, replay a failed step,
+//! or smuggle in a challenge we did not ask for.
+
+/// The sign-in flows, from `AUTH_FLOW`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthFlow {
+    /// Password (SRP) first, then an emailed code.
+    #[default]
+    Mfa,
+    /// An emailed code only.
+    Passwordless,
+    /// Either shape. An explicit opt-in, because it lets a user skip the password.
+    Both,
+}
+
+impl AuthFlow {
+    /// Parses `mfa`, `passwordless` or `both`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mfa" => Some(Self::Mfa),
+            "passwordless" => Some(Self::Passwordless),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mfa => "mfa",
+            Self::Passwordless => "passwordless",
+            Self::Both => "both",
+        }
+    }
+
+    fn allows_password_first(self) -> bool {
+        matches!(self, Self::Mfa | Self::Both)
+    }
+
+    fn allows_code_only(self) -> bool {
+        matches!(self, Self::Passwordless | Self::Both)
+    }
+}
+
+/// A challenge name as it appears in the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeKind {
+    /// `SRP_A`
+    SrpA,
+    /// `PASSWORD_VERIFIER`
+    PasswordVerifier,
+    /// `CUSTOM_CHALLENGE`
+    Custom,
+    /// Anything else (`SMS_MFA`, `NEW_PASSWORD_REQUIRED`, a missing name, …).
+    Other,
+}
+
+impl ChallengeKind {
+    /// Maps Cognito's challenge name.
+    pub fn from_name(name: Option<&str>) -> Self {
+        match name {
+            Some("SRP_A") => Self::SrpA,
+            Some("PASSWORD_VERIFIER") => Self::PasswordVerifier,
+            Some("CUSTOM_CHALLENGE") => Self::Custom,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The `challengeMetadata` Create puts on an ordinary round.
+pub const ROUND_LABEL: &str = "EMAIL_OTP";
+/// The `challengeMetadata` Create puts on a round that follows a resend request. It tells Define
+/// that the failed round before it was a resend, not a wrong answer.
+pub const ROUND_LABEL_AFTER_RESEND: &str = "EMAIL_OTP_RESENT";
+
+/// One completed round of the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    /// The challenge of the round.
+    pub kind: ChallengeKind,
+    /// Whether it was answered correctly.
+    pub succeeded: bool,
+    /// The `challengeMetadata` Create set (custom rounds only).
+    pub label: Option<String>,
+}
+
+impl Round {
+    fn follows_resend(&self) -> bool {
+        self.label.as_deref() == Some(ROUND_LABEL_AFTER_RESEND)
+    }
+}
+
+/// What Define answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefineDecision {
+    /// Ask Cognito to verify the password (SRP) next.
+    PasswordVerifier,
+    /// Ask for an emailed code next.
+    CustomChallenge,
+    /// The sign-in is complete.
+    IssueTokens,
+    /// The sign-in fails.
+    Fail(FailReason),
+}
+
+/// Why a sign-in fails at Define. Logged, never shown: Cognito only says "not authorized".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailReason {
+    /// The user has no email address to send a code to.
+    NoEmail,
+    /// The flow needs a password step and the session started without one.
+    PasswordRequired,
+    /// The session started with a password step the flow does not allow.
+    PasswordNotAllowed,
+    /// A password step failed.
+    PasswordFailed,
+    /// A challenge we never ask for, or one out of order.
+    UnexpectedChallenge,
+    /// A successful custom round that was not the last one.
+    SuccessNotLast,
+    /// `MAX_ATTEMPTS` wrong answers in this session.
+    TooManyAttempts,
+    /// More rounds than wrong answers and resends can explain.
+    TooManyRounds,
+    /// An unknown user's decoy challenge ran out of attempts.
+    DecoyExhausted,
+}
+
+impl FailReason {
+    /// A stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoEmail => "no_email",
+            Self::PasswordRequired => "password_required",
+            Self::PasswordNotAllowed => "password_not_allowed",
+            Self::PasswordFailed => "password_failed",
+            Self::UnexpectedChallenge => "unexpected_challenge",
+            Self::SuccessNotLast => "success_not_last",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::TooManyRounds => "too_many_rounds",
+            Self::DecoyExhausted => "decoy_exhausted",
+        }
+    }
+}
+
+/// What Define knows besides the session.
+#[derive(Debug, Clone, Copy)]
+pub struct DefineContext {
+    /// The configured flow.
+    pub flow: AuthFlow,
+    /// `MAX_ATTEMPTS`.
+    pub max_attempts: u8,
+    /// `SEND_LIMIT`, used to bound the number of resend rounds.
+    pub send_limit: u16,
+    /// Cognito said the user does not exist (decoy mode).
+    pub user_not_found: bool,
+    /// The user has a usable email address.
+    pub has_email: bool,
+    /// This call's `clientMetadata` asks for a resend (so the last failed round was not a guess).
+    pub resend_requested: bool,
+}
+
+/// Decides the next step of a sign-in.
+pub fn decide(ctx: &DefineContext, session: &[Round]) -> DefineDecision {
+    use DefineDecision::*;
+    // An unknown user goes through the same motions (so the caller cannot tell), but has no email.
+    if !ctx.user_not_found && !ctx.has_email {
+        return Fail(FailReason::NoEmail);
+    }
+    let custom = match session.first().map(|r| r.kind) {
+        None if ctx.flow.allows_code_only() => return CustomChallenge,
+        None => return Fail(FailReason::PasswordRequired),
+        Some(ChallengeKind::SrpA) => {
+            if !ctx.flow.allows_password_first() {
+                return Fail(FailReason::PasswordNotAllowed);
+            }
+            match session {
+                [srp] if srp.succeeded => return PasswordVerifier,
+                [srp, pv, rest @ ..]
+                    if srp.succeeded
+                        && pv.kind == ChallengeKind::PasswordVerifier
+                        && pv.succeeded =>
+                {
+                    rest
+                }
+                [_, pv, ..] if pv.kind == ChallengeKind::PasswordVerifier => {
+                    return Fail(FailReason::PasswordFailed);
+                }
+                [srp, ..] if !srp.succeeded => return Fail(FailReason::PasswordFailed),
+                _ => return Fail(FailReason::UnexpectedChallenge),
+            }
+        }
+        Some(ChallengeKind::Custom) if ctx.flow.allows_code_only() => session,
+        Some(ChallengeKind::Custom) => return Fail(FailReason::PasswordRequired),
+        Some(_) => return Fail(FailReason::UnexpectedChallenge),
+    };
+    decide_custom_rounds(ctx, custom)
+}
+
+fn decide_custom_rounds(ctx: &DefineContext, rounds: &[Round]) -> DefineDecision {
+    use DefineDecision::*;
+    if rounds.iter().any(|r| r.kind != ChallengeKind::Custom) {
+        return Fail(FailReason::UnexpectedChallenge);
+    }
+    let Some((last, earlier)) = rounds.split_last() else {
+        return CustomChallenge;
+    };
+    if earlier.iter().any(|r| r.succeeded) {
+        return Fail(FailReason::SuccessNotLast);
+    }
+    if last.succeeded {
+        // Verify never accepts a decoy answer; refuse tokens for one all the same.
+        return if ctx.user_not_found {
+            Fail(FailReason::DecoyExhausted)
+        } else {
+            IssueTokens
+        };
+    }
+    // A failed round is a wrong answer unless the round after it says it was a resend, or (for
+    // the last round) this very call asks for one.
+    let wrong = rounds
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            !r.succeeded
+                && !match rounds.get(i + 1) {
+                    Some(next) => next.follows_resend(),
+                    None => ctx.resend_requested,
+                }
+        })
+        .count();
+    if wrong >= usize::from(ctx.max_attempts) {
+        return Fail(if ctx.user_not_found {
+            FailReason::DecoyExhausted
+        } else {
+            FailReason::TooManyAttempts
+        });
+    }
+    // Resends are bounded by the send limit anyway; this bounds a session that loops on them.
+    if rounds.len() >= usize::from(ctx.max_attempts) + usize::from(ctx.send_limit) {
+        return Fail(FailReason::TooManyRounds);
+    }
+    CustomChallenge
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ChallengeKind::{Custom, Other, PasswordVerifier as Pv, SrpA};
+    use DefineDecision::{CustomChallenge, Fail, IssueTokens, PasswordVerifier};
+
+    fn ctx(flow: AuthFlow) -> DefineContext {
+        DefineContext {
+            flow,
+            max_attempts: 3,
+            send_limit: 5,
+            user_not_found: false,
+            has_email: true,
+            resend_requested: false,
+        }
+    }
+    fn r(kind: ChallengeKind, ok: bool) -> Round {
+        Round {
+            kind,
+            succeeded: ok,
+            label: (kind == Custom).then(|| ROUND_LABEL.to_owned()),
+        }
+    }
+    fn resent(ok: bool) -> Round {
+        Round {
+            kind: Custom,
+            succeeded: ok,
+            label: Some(ROUND_LABEL_AFTER_RESEND.to_owned()),
+        }
+    }
+    const SRP: [(ChallengeKind, bool); 2] = [(SrpA, true), (Pv, true)];
+    fn s(items: &[(ChallengeKind, bool)]) -> Vec<Round> {
+        items.iter().map(|&(k, ok)| r(k, ok)).collect()
+    }
+    fn mfa(custom: &[bool]) -> Vec<Round> {
+        let mut v = s(&SRP);
+        v.extend(custom.iter().map(|&ok| r(Custom, ok)));
+        v
+    }
+
+    #[test]
+    fn mfa_walks_srp_then_password_then_code() {
+        let c = ctx(AuthFlow::Mfa);
+        assert_eq!(decide(&c, &[]), Fail(FailReason::PasswordRequired));
+        assert_eq!(decide(&c, &s(&[(SrpA, true)])), PasswordVerifier);
+        assert_eq!(decide(&c, &mfa(&[])), CustomChallenge);
+        assert_eq!(decide(&c, &mfa(&[false])), CustomChallenge);
+        assert_eq!(decide(&c, &mfa(&[false, false])), CustomChallenge);
+        assert_eq!(decide(&c, &mfa(&[true])), IssueTokens);
+        assert_eq!(decide(&c, &mfa(&[false, false, true])), IssueTokens);
+        assert_eq!(
+            decide(&c, &mfa(&[false, false, false])),
+            Fail(FailReason::TooManyAttempts)
+        );
+    }
+
+    #[test]
+    fn mfa_refuses_every_way_around_the_password() {
+        let c = ctx(AuthFlow::Mfa);
+        let cases: Vec<(Vec<Round>, FailReason)> = vec![
+            (s(&[(Custom, true)]), FailReason::PasswordRequired),
+            (s(&[(Custom, false)]), FailReason::PasswordRequired),
+            (s(&[(SrpA, false)]), FailReason::PasswordFailed),
+            (s(&[(SrpA, true), (Pv, false)]), FailReason::PasswordFailed),
+            (
+                s(&[(SrpA, true), (Pv, false), (Custom, true)]),
+                FailReason::PasswordFailed,
+            ),
+            (
+                s(&[(SrpA, true), (Custom, true)]),
+                FailReason::UnexpectedChallenge,
+            ),
+            (
+                s(&[(SrpA, true), (SrpA, true), (Custom, true)]),
+                FailReason::UnexpectedChallenge,
+            ),
+            (
+                s(&[(Pv, true), (Custom, true)]),
+                FailReason::UnexpectedChallenge,
+            ),
+            (s(&[(Other, true)]), FailReason::UnexpectedChallenge),
+            (
+                s(&[(SrpA, true), (Pv, true), (Other, true)]),
+                FailReason::UnexpectedChallenge,
+            ),
+            (
+                s(&[
+                    (SrpA, true),
+                    (Pv, true),
+                    (Custom, false),
+                    (Pv, true),
+                    (Custom, true),
+                ]),
+                FailReason::UnexpectedChallenge,
+            ),
+            (
+                s(&[
+                    (SrpA, true),
+                    (Pv, true),
+                    (SrpA, true),
+                    (Pv, true),
+                    (Custom, true),
+                ]),
+                FailReason::UnexpectedChallenge,
+            ),
+            (mfa(&[true, true]), FailReason::SuccessNotLast),
+            (mfa(&[true, false]), FailReason::SuccessNotLast),
+        ];
+        for (session, why) in cases {
+            assert_eq!(decide(&c, &session), Fail(why), "{session:?}");
+        }
+    }
+
+    #[test]
+    fn passwordless_starts_empty_and_refuses_srp() {
+        let c = ctx(AuthFlow::Passwordless);
+        assert_eq!(decide(&c, &[]), CustomChallenge);
+        assert_eq!(decide(&c, &s(&[(Custom, false)])), CustomChallenge);
+        assert_eq!(decide(&c, &s(&[(Custom, true)])), IssueTokens);
+        assert_eq!(
+            decide(&c, &s(&[(Custom, false), (Custom, false), (Custom, false)])),
+            Fail(FailReason::TooManyAttempts)
+        );
+        assert_eq!(
+            decide(&c, &s(&[(SrpA, true)])),
+            Fail(FailReason::PasswordNotAllowed)
+        );
+        assert_eq!(
+            decide(&c, &mfa(&[true])),
+            Fail(FailReason::PasswordNotAllowed)
+        );
+        assert_eq!(
+            decide(&c, &s(&[(Pv, true)])),
+            Fail(FailReason::UnexpectedChallenge)
+        );
+    }
+
+    #[test]
+    fn both_accepts_either_shape() {
+        let c = ctx(AuthFlow::Both);
+        assert_eq!(decide(&c, &[]), CustomChallenge);
+        assert_eq!(decide(&c, &s(&[(SrpA, true)])), PasswordVerifier);
+        assert_eq!(decide(&c, &mfa(&[true])), IssueTokens);
+        assert_eq!(decide(&c, &s(&[(Custom, true)])), IssueTokens);
+        assert_eq!(
+            decide(&c, &s(&[(SrpA, true), (Pv, false)])),
+            Fail(FailReason::PasswordFailed)
+        );
+    }
+
+    #[test]
+    fn a_user_without_email_fails_but_an_unknown_user_gets_a_decoy() {
+        let mut c = ctx(AuthFlow::Passwordless);
+        c.has_email = false;
+        assert_eq!(decide(&c, &[]), Fail(FailReason::NoEmail));
+        c.user_not_found = true;
+        assert_eq!(decide(&c, &[]), CustomChallenge);
+        assert_eq!(
+            decide(&c, &s(&[(Custom, false), (Custom, false)])),
+            CustomChallenge
+        );
+        assert_eq!(
+            decide(&c, &s(&[(Custom, false), (Custom, false), (Custom, false)])),
+            Fail(FailReason::DecoyExhausted)
+        );
+        assert_eq!(
+            decide(&c, &s(&[(Custom, true)])),
+            Fail(FailReason::DecoyExhausted)
+        );
+    }
+
+    #[test]
+    fn resends_are_not_counted_as_wrong_answers() {
+        let mut c = ctx(AuthFlow::Passwordless);
+        // Two wrong answers, then a resend request: the third failed round is the resend.
+        c.resend_requested = true;
+        assert_eq!(
+            decide(&c, &s(&[(Custom, false), (Custom, false), (Custom, false)])),
+            CustomChallenge
+        );
+        c.resend_requested = false;
+        // Later, the round after the resend carries the marker, so the resend still does not count.
+        let session = vec![
+            r(Custom, false),
+            r(Custom, false),
+            r(Custom, false),
+            resent(false),
+        ];
+        assert_eq!(decide(&c, &session), Fail(FailReason::TooManyAttempts));
+        let session = vec![r(Custom, false), r(Custom, false), resent(false)];
+        assert_eq!(decide(&c, &session), CustomChallenge);
+        let session = vec![r(Custom, false), resent(true)];
+        assert_eq!(decide(&c, &session), IssueTokens);
+    }
+
+    #[test]
+    fn endless_resend_rounds_are_cut_off() {
+        let c = DefineContext {
+            resend_requested: true,
+            ..ctx(AuthFlow::Passwordless)
+        };
+        let mut session = vec![r(Custom, false)];
+        // The cap is MAX_ATTEMPTS + SEND_LIMIT = 8 rounds.
+        while session.len() < 8 {
+            assert_eq!(decide(&c, &session), CustomChallenge, "{}", session.len());
+            session.push(resent(false));
+        }
+        assert_eq!(decide(&c, &session), Fail(FailReason::TooManyRounds));
+    }
+
+    #[test]
+    fn flow_names_parse() {
+        for f in [AuthFlow::Mfa, AuthFlow::Passwordless, AuthFlow::Both] {
+            assert_eq!(AuthFlow::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(AuthFlow::parse("MFA"), None);
+        assert_eq!(AuthFlow::default(), AuthFlow::Mfa);
+    }
+}

@@ -1,0 +1,302 @@
+//! Cognito's side of a custom-auth sign-in, played faithfully enough to drive the function: for
+//! `make demo`, and for tests that run whole sign-ins. The Lambda never uses it.
+//!
+//! What it reproduces (see `shared/reference/cognito-custom-auth.md`):
+//! - the session grows one entry per completed round, carrying Create's `challengeMetadata` and
+//!   Verify's result; SRP rounds carry `challengeMetadata: null`;
+//! - `userAttributes` are read afresh from the user directory before every trigger;
+//! - `privateChallengeParameters` go from Create to the following Verify;
+//! - `clientMetadata` is present only on RespondToAuthChallenge;
+//! - an unknown user yields `userNotFound: true` and empty attributes;
+//! - responses arrive with Cognito's nulls, and a trigger error ends the sign-in with
+//!   "<Trigger> failed with error <message>".
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde_json::{Map, Value, json};
+
+/// Invokes the function with one event (in-process, or over the Lambda Runtime API).
+pub trait Invoker {
+    /// Returns the function's response, or its error message.
+    fn invoke(&self, event: Value) -> impl Future<Output = Result<Value, String>>;
+}
+
+/// Reads a user's attributes, as Cognito does before each trigger (AdminGetUser, in effect).
+pub trait Directory {
+    /// `None` when the user does not exist.
+    fn attributes(&self, username: &str) -> impl Future<Output = Option<BTreeMap<String, String>>>;
+}
+
+/// Where a sign-in stands after a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Cognito asks for the password proof (SRP).
+    PasswordVerifier,
+    /// A custom challenge with its public parameters.
+    CustomChallenge(BTreeMap<String, String>),
+    /// Signed in.
+    Tokens,
+}
+
+/// Why a sign-in stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignInError {
+    /// Define failed authentication (`NotAuthorizedException`).
+    #[error("NotAuthorizedException: Incorrect username or password.")]
+    NotAuthorized,
+    /// A trigger returned an error (`UserLambdaValidationException`), with Cognito's message.
+    #[error("UserLambdaValidationException: {0}")]
+    TriggerFailed(String),
+    /// The function answered with something that is not a usable event.
+    #[error("InvalidLambdaResponseException: {0}")]
+    InvalidResponse(String),
+}
+
+/// One sign-in in progress.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    username: String,
+    session: Vec<Value>,
+    current_metadata: Option<String>,
+    private: Value,
+    /// The public parameters of the current custom round.
+    pub public: BTreeMap<String, String>,
+}
+
+/// The simulated user pool.
+#[derive(Debug, Clone)]
+pub struct CognitoSim<I, D> {
+    /// How the function is invoked.
+    pub invoker: I,
+    /// Where users live.
+    pub directory: D,
+    /// The pool ID put in every event.
+    pub pool_id: String,
+    /// The app client ID put in every event.
+    pub client_id: String,
+}
+
+impl<I: Invoker, D: Directory> CognitoSim<I, D> {
+    /// InitiateAuth with `CUSTOM_AUTH`; `with_srp` starts the password-first flow (`CHALLENGE_NAME: SRP_A`).
+    pub async fn initiate_auth(
+        &self,
+        username: &str,
+        with_srp: bool,
+    ) -> Result<(SignIn, Step), SignInError> {
+        let mut s = SignIn {
+            username: username.to_owned(),
+            session: Vec::new(),
+            current_metadata: None,
+            private: Value::Null,
+            public: BTreeMap::new(),
+        };
+        if with_srp {
+            s.session.push(json!({ "challengeName": "SRP_A", "challengeResult": true, "challengeMetadata": null }));
+        }
+        // InitiateAuth's ClientMetadata is never forwarded to these triggers.
+        let step = self.define_then_create(&mut s, None).await?;
+        Ok((s, step))
+    }
+
+    /// RespondToAuthChallenge for PASSWORD_VERIFIER. Cognito checks the proof itself; a wrong
+    /// password is recorded as a failed round, and Define decides.
+    pub async fn respond_password(
+        &self,
+        s: &mut SignIn,
+        password_ok: bool,
+    ) -> Result<Step, SignInError> {
+        s.session.push(json!({ "challengeName": "PASSWORD_VERIFIER", "challengeResult": password_ok, "challengeMetadata": null }));
+        self.define_then_create(s, Some(Map::new())).await
+    }
+
+    /// RespondToAuthChallenge for CUSTOM_CHALLENGE with `answer` and `client_metadata`.
+    pub async fn respond_custom(
+        &self,
+        s: &mut SignIn,
+        answer: &str,
+        client_metadata: &[(&str, &str)],
+    ) -> Result<Step, SignInError> {
+        let metadata: Map<String, Value> = client_metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        let (attrs, not_found) = self.load(&s.username).await;
+        let event = self.event(
+            "VerifyAuthChallengeResponse_Authentication",
+            &s.username,
+            json!({
+                "userAttributes": attrs,
+                "privateChallengeParameters": s.private,
+                "challengeAnswer": answer,
+                "clientMetadata": metadata,
+                "userNotFound": not_found,
+            }),
+            json!({ "answerCorrect": null }),
+        );
+        let response = self.call(event, "VerifyAuthChallengeResponse").await?;
+        let correct = response
+            .get("answerCorrect")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        s.session.push(json!({
+            "challengeName": "CUSTOM_CHALLENGE",
+            "challengeResult": correct,
+            "challengeMetadata": s.current_metadata,
+        }));
+        self.define_then_create(s, Some(metadata)).await
+    }
+
+    async fn define_then_create(
+        &self,
+        s: &mut SignIn,
+        client_metadata: Option<Map<String, Value>>,
+    ) -> Result<Step, SignInError> {
+        let (attrs, not_found) = self.load(&s.username).await;
+        let mut request =
+            json!({ "userAttributes": attrs, "session": s.session, "userNotFound": not_found });
+        if let Some(m) = &client_metadata {
+            request["clientMetadata"] = Value::Object(m.clone());
+        }
+        let event = self.event(
+            "DefineAuthChallenge_Authentication",
+            &s.username,
+            request,
+            json!({ "challengeName": null, "issueTokens": null, "failAuthentication": null }),
+        );
+        let r = self.call(event, "DefineAuthChallenge").await?;
+        let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+        if flag("failAuthentication") {
+            return Err(SignInError::NotAuthorized);
+        }
+        if flag("issueTokens") {
+            return Ok(Step::Tokens);
+        }
+        match r.get("challengeName").and_then(Value::as_str) {
+            Some("PASSWORD_VERIFIER") => Ok(Step::PasswordVerifier),
+            Some("CUSTOM_CHALLENGE") => {
+                let (attrs, not_found) = self.load(&s.username).await;
+                let mut request = json!({
+                    "userAttributes": attrs,
+                    "challengeName": "CUSTOM_CHALLENGE",
+                    "session": s.session,
+                    "userNotFound": not_found,
+                });
+                if let Some(m) = &client_metadata {
+                    request["clientMetadata"] = Value::Object(m.clone());
+                }
+                let event = self.event(
+                    "CreateAuthChallenge_Authentication",
+                    &s.username,
+                    request,
+                    json!({ "publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null }),
+                );
+                let r = self.call(event, "CreateAuthChallenge").await?;
+                s.private = r
+                    .get("privateChallengeParameters")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                s.current_metadata = r
+                    .get("challengeMetadata")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                s.public = r
+                    .get("publicChallengeParameters")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(Step::CustomChallenge(s.public.clone()))
+            }
+            other => Err(SignInError::InvalidResponse(format!(
+                "Define answered challengeName {other:?}"
+            ))),
+        }
+    }
+
+    async fn load(&self, username: &str) -> (BTreeMap<String, String>, bool) {
+        match self.directory.attributes(username).await {
+            Some(a) => (a, false),
+            None => (BTreeMap::new(), true),
+        }
+    }
+
+    fn event(&self, source: &str, username: &str, request: Value, response: Value) -> Value {
+        json!({
+            "version": "1",
+            "triggerSource": source,
+            "region": self.pool_id.split('_').next().unwrap_or("eu-west-1"),
+            "userPoolId": self.pool_id,
+            "userName": username,
+            "callerContext": { "awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": self.client_id },
+            "request": request,
+            "response": response,
+        })
+    }
+
+    async fn call(&self, event: Value, trigger: &str) -> Result<Value, SignInError> {
+        let out =
+            self.invoker.invoke(event).await.map_err(|m| {
+                SignInError::TriggerFailed(format!("{trigger} failed with error {m}"))
+            })?;
+        out.get("response")
+            .cloned()
+            .ok_or_else(|| SignInError::InvalidResponse(format!("{trigger} returned no response")))
+    }
+}
+
+/// The function called in-process, through the same dispatcher the Lambda runs. An error becomes
+/// its user-facing message, as Cognito would show it.
+impl<M, S, C> Invoker for &crate::triggers::App<M, S, C>
+where
+    M: crate::ports::Mailer,
+    S: crate::ports::ChallengeStore,
+    C: crate::ports::Clock,
+{
+    async fn invoke(&self, event: Value) -> Result<Value, String> {
+        self.handle(event).await.map_err(|e| e.user_message())
+    }
+}
+
+/// Users in a [`crate::adapters::local::LocalUserStore`], in one pool.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalDirectory<'a> {
+    /// The store.
+    pub store: &'a crate::adapters::local::LocalUserStore,
+    /// The pool the simulated users belong to.
+    pub pool_id: &'a str,
+}
+
+impl Directory for LocalDirectory<'_> {
+    async fn attributes(&self, username: &str) -> Option<BTreeMap<String, String>> {
+        self.store.attributes(self.pool_id, username).ok().flatten()
+    }
+}
+
+/// The code in an email body rendered by [`crate::domain::message::render`] (text or HTML), for
+/// scripted sign-ins: the first run of 6 to 10 digits after "Your sign-in code is".
+pub fn code_from_email(body: &str) -> Option<String> {
+    let rest = &body[body.find("Your sign-in code is")? + "Your sign-in code is".len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .find(|run| (6..=10).contains(&run.len()))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::code::OtpCode;
+    use crate::domain::message::render;
+
+    #[test]
+    fn finds_the_code_in_both_renderings() {
+        let code = OtpCode::from_digits("0482913").unwrap();
+        let m = render(None, &code, 5);
+        assert_eq!(code_from_email(&m.text).as_deref(), Some("0482913"));
+        assert_eq!(code_from_email(&m.html).as_deref(), Some("0482913"));
+        assert_eq!(code_from_email("nothing here"), None);
+    }
+}

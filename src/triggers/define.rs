@@ -1,0 +1,71 @@
+//! DefineAuthChallenge: maps the session into domain rounds and applies [`flow::decide`].
+
+use aws_lambda_events::event::cognito::CognitoEventUserPoolsDefineAuthChallengeRequest as DefineRequest;
+use serde_json::{Map, Value, json};
+
+use super::{App, Outcome, TriggerError, request, resend_requested};
+use crate::domain::email::EmailAddress;
+use crate::domain::flow::{self, ChallengeKind, DefineContext, DefineDecision, Round};
+use crate::ports::{ChallengeStore, Clock, Mailer};
+
+impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
+    pub(super) fn define(&self, event: &mut Map<String, Value>) -> Result<Outcome, TriggerError> {
+        let req: DefineRequest = request(event)?;
+        let session: Vec<Round> = req
+            .session
+            .iter()
+            .map(|entry| match entry {
+                Some(r) => Round {
+                    kind: ChallengeKind::from_name(r.challenge_name.as_deref()),
+                    succeeded: r.challenge_result,
+                    label: r.challenge_metadata.clone(),
+                },
+                // A null entry is nothing Cognito sends; make it fail like an unknown challenge.
+                None => Round {
+                    kind: ChallengeKind::Other,
+                    succeeded: false,
+                    label: None,
+                },
+            })
+            .collect();
+        let ctx = DefineContext {
+            flow: self.config.flow,
+            max_attempts: self.config.limits.max_attempts,
+            send_limit: self.config.limits.send_limit,
+            user_not_found: req.user_not_found,
+            has_email: req
+                .user_attributes
+                .get("email")
+                .and_then(|e| EmailAddress::parse(e))
+                .is_some(),
+            resend_requested: resend_requested(&req.client_metadata),
+        };
+        let decision = flow::decide(&ctx, &session);
+        let (challenge, tokens, fail, outcome) = match decision {
+            DefineDecision::PasswordVerifier => (
+                Some("PASSWORD_VERIFIER"),
+                false,
+                false,
+                Outcome::new("password_next", None),
+            ),
+            DefineDecision::CustomChallenge => (
+                Some("CUSTOM_CHALLENGE"),
+                false,
+                false,
+                Outcome::new("challenge_next", None),
+            ),
+            DefineDecision::IssueTokens => (None, true, false, Outcome::new("tokens_issued", None)),
+            DefineDecision::Fail(why) => (
+                None,
+                false,
+                true,
+                Outcome::new("refused_session", Some(why.as_str())),
+            ),
+        };
+        event.insert(
+            "response".into(),
+            json!({ "challengeName": challenge, "issueTokens": tokens, "failAuthentication": fail }),
+        );
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,143 @@
+//! The one error type of the trigger boundary, and what of it reaches the user.
+//!
+//! Cognito shows a trigger's error message to the user ("CreateAuthChallenge failed with error
+//! …"), so [`TriggerError::user_message`] is short, stable and free of internals. The `Display`
+//! text, with the details, goes to the log only. Neither ever contains a code or the HMAC key.
+
+use lambda_runtime::Diagnostic;
+
+use crate::ports::{DeliveryError, StoreError};
+
+/// Everything that can make an invocation fail.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// `triggerSource` is not one this function serves.
+    #[error("unsupported trigger source {0:?}")]
+    UnsupportedTrigger(String),
+    /// The event is not the shape Cognito sends.
+    #[error("malformed event: {0}")]
+    InvalidEvent(String),
+    /// A real user has no usable email address (Define normally fails these first).
+    #[error("the user has no usable email address")]
+    NoEmail,
+    /// `SEND_LIMIT` codes were sent within `SEND_WINDOW_SECONDS`.
+    #[error("send limit reached")]
+    SendLimited,
+    /// Pre-sign-up refused the email domain.
+    #[error("sign-up refused: email domain not in SIGNUP_ALLOWED_DOMAINS")]
+    SignUpNotAllowed,
+    /// SES did not take the email.
+    #[error("email delivery failed: {0}")]
+    Delivery(#[from] DeliveryError),
+    /// The challenge attribute could not be written.
+    #[error("attribute write failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl TriggerError {
+    /// A stable error type, reported to Lambda as `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::UnsupportedTrigger(_) => "UnsupportedTrigger",
+            Self::InvalidEvent(_) => "InvalidEvent",
+            Self::NoEmail => "NoEmail",
+            Self::SendLimited => "SendLimited",
+            Self::SignUpNotAllowed => "SignUpNotAllowed",
+            Self::Delivery(_) => "DeliveryFailed",
+            Self::Store(_) => "StoreFailed",
+        }
+    }
+
+    /// The text Cognito shows the user.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::UnsupportedTrigger(source) => format!("Unsupported trigger source: {source}."),
+            Self::InvalidEvent(_) => {
+                "The sign-in request could not be processed. Please try again.".into()
+            }
+            Self::NoEmail => "This account has no email address for sign-in codes.".into(),
+            Self::SendLimited => {
+                "Too many codes were requested. Please wait a while before trying again.".into()
+            }
+            Self::SignUpNotAllowed => "Sign-up is not available for this email address.".into(),
+            Self::Delivery(_) => {
+                "We could not send your code. Please try again in a minute.".into()
+            }
+            Self::Store(_) => {
+                "We could not complete your sign-in. Please try again in a minute.".into()
+            }
+        }
+    }
+}
+
+impl From<TriggerError> for Diagnostic {
+    fn from(e: TriggerError) -> Self {
+        Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.user_message(),
+        }
+    }
+}
+
+/// A serde error made safe to log: serde quotes offending values ("invalid type: string \"…\""),
+/// which could be an answer or an address, so only the part before the first quote is kept.
+/// Messages about fields name our own field names and are kept whole.
+pub fn describe_serde_error(context: &str, e: &serde_json::Error) -> TriggerError {
+    let msg = e.to_string();
+    let safe = if msg.starts_with("missing field") || msg.starts_with("duplicate field") {
+        msg
+    } else {
+        msg.split(['"', '`'])
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .to_owned()
+    };
+    TriggerError::InvalidEvent(format!("{context}: {safe}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::FailureKind;
+
+    #[test]
+    fn user_messages_carry_no_internals() {
+        let delivery = TriggerError::Delivery(DeliveryError {
+            kind: FailureKind::Throttled,
+            detail: "TooManyRequestsException: Maximum sending rate exceeded. request id 1234"
+                .into(),
+        });
+        let d: Diagnostic = delivery.into();
+        assert_eq!(d.error_type, "DeliveryFailed");
+        assert!(!d.error_message.contains("TooManyRequests") && !d.error_message.contains("1234"));
+        let store = TriggerError::Store(StoreError {
+            kind: FailureKind::Timeout,
+            detail: "dispatch failure".into(),
+        });
+        assert!(!store.user_message().contains("dispatch"));
+        assert!(
+            store.to_string().contains("dispatch"),
+            "details stay in the log text"
+        );
+    }
+
+    #[test]
+    fn serde_errors_lose_quoted_values() {
+        let e = serde_json::from_str::<bool>("\"maria.rossi@example.org\"").unwrap_err();
+        let t = describe_serde_error("request", &e).to_string();
+        assert!(!t.contains("maria"), "{t}");
+        assert!(t.contains("invalid type"), "{t}");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            session: Vec<u8>,
+        }
+        let e = serde_json::from_str::<S>("{}").unwrap_err();
+        assert!(
+            describe_serde_error("request", &e)
+                .to_string()
+                .contains("missing field `session`")
+        );
+    }
+}

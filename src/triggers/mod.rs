@@ -1,0 +1,343 @@
+//! The application layer: one entry point for every Cognito trigger this function serves.
+//!
+//! [`App::handle`] takes the raw event, routes on `triggerSource`, maps the event into domain
+//! terms, runs the I/O the domain asks for inside a [`Budget`], and writes `response` back into the
+//! same JSON object, so fields Cognito adds later pass through untouched. It writes one log line
+//! per invocation with the trigger, the outcome, the duration and a user reference that is not
+//! personal data.
+
+mod create;
+mod define;
+pub mod error;
+mod pre_signup;
+mod verify;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tracing::{info, warn};
+
+pub use error::TriggerError;
+
+use crate::config::Config;
+use crate::domain::policy::UserRef;
+use crate::ports::{ChallengeStore, Clock, Mailer};
+
+/// How long an invocation may take end to end. Cognito stops waiting at 5 s; this leaves room for
+/// the runtime round trip and a cold start.
+pub const TRIGGER_BUDGET: Duration = Duration::from_millis(4000);
+/// The most a single store or mail call may take (matches the SDK operation timeout).
+pub const CALL_CAP: Duration = Duration::from_millis(1600);
+
+/// The trigger sources this function serves.
+pub mod sources {
+    /// Define auth challenge.
+    pub const DEFINE: &str = "DefineAuthChallenge_Authentication";
+    /// Create auth challenge.
+    pub const CREATE: &str = "CreateAuthChallenge_Authentication";
+    /// Verify auth challenge response.
+    pub const VERIFY: &str = "VerifyAuthChallengeResponse_Authentication";
+    /// The spelling in one table of the current Cognito docs; accepted defensively.
+    pub const VERIFY_ALT: &str = "VerifyAuthChallenge_Authentication";
+    /// Self-service sign-up.
+    pub const SIGN_UP: &str = "PreSignUp_SignUp";
+    /// AdminCreateUser (passed through: Cognito ignores the response flags).
+    pub const ADMIN_CREATE_USER: &str = "PreSignUp_AdminCreateUser";
+    /// First federated sign-in (passed through).
+    pub const EXTERNAL_PROVIDER: &str = "PreSignUp_ExternalProvider";
+}
+
+/// A per-invocation deadline that every outside call is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    deadline: Instant,
+}
+
+/// The budget ran out before the call finished.
+#[derive(Debug, Clone, Copy)]
+pub struct OverBudget;
+
+impl Budget {
+    /// A budget of `total` from now.
+    pub fn starting_now(total: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + total,
+        }
+    }
+
+    /// Time left.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Runs `fut` for at most `cap` or the time left, whichever is shorter.
+    pub async fn run<T>(
+        &self,
+        cap: Duration,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, OverBudget> {
+        tokio::time::timeout(cap.min(self.remaining()), fut)
+            .await
+            .map_err(|_| OverBudget)
+    }
+}
+
+/// What an invocation did, for the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// What happened: `challenge_issued`, `answer_rejected`, …
+    pub name: &'static str,
+    /// Why, where there is more to say: `cooldown`, `expired`, …
+    pub reason: Option<&'static str>,
+}
+
+impl Outcome {
+    const fn new(name: &'static str, reason: Option<&'static str>) -> Self {
+        Self { name, reason }
+    }
+}
+
+/// The event header fields the handlers need.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    user_pool_id: String,
+    user_name: String,
+}
+
+/// The function: configuration plus the adapters, built once per process and borrowed by every
+/// invocation.
+#[derive(Debug)]
+pub struct App<M, S, C> {
+    config: Config,
+    mailer: M,
+    store: S,
+    clock: C,
+}
+
+impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
+    /// Wires the configuration and the adapters.
+    pub fn new(config: Config, mailer: M, store: S, clock: C) -> Self {
+        Self {
+            config,
+            mailer,
+            store,
+            clock,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The mailer (for tests of laziness).
+    pub fn mailer(&self) -> &M {
+        &self.mailer
+    }
+
+    /// The store (for tests of laziness).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Handles one raw Cognito event and returns it with `response` filled in.
+    pub async fn handle(&self, mut event: Value) -> Result<Value, TriggerError> {
+        let started = Instant::now();
+        let budget = Budget::starting_now(TRIGGER_BUDGET);
+        let source = event
+            .get("triggerSource")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let user_ref = self.user_reference(&event);
+        let result = match event.as_object_mut() {
+            None => Err(TriggerError::InvalidEvent(
+                "the event is not a JSON object".into(),
+            )),
+            Some(obj) => self.route(&source, obj, &budget).await,
+        };
+        let duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        let trigger = short(&source);
+        match &result {
+            Ok(outcome) => info!(
+                trigger,
+                flow = self.config.flow.as_str(),
+                outcome = outcome.name,
+                reason = outcome.reason,
+                duration_ms,
+                user = user_ref.as_deref(),
+                "invocation"
+            ),
+            Err(e) => warn!(
+                trigger,
+                flow = self.config.flow.as_str(),
+                outcome = "error",
+                error_type = e.error_type(),
+                error = %e,
+                duration_ms,
+                user = user_ref.as_deref(),
+                "invocation"
+            ),
+        }
+        result.map(|_| event)
+    }
+
+    async fn route(
+        &self,
+        source: &str,
+        event: &mut Map<String, Value>,
+        budget: &Budget,
+    ) -> Result<Outcome, TriggerError> {
+        use sources::*;
+        match source {
+            DEFINE => self.define(event),
+            CREATE => self.create(event, budget).await,
+            VERIFY | VERIFY_ALT => self.verify(event, budget).await,
+            SIGN_UP => self.pre_sign_up(event),
+            ADMIN_CREATE_USER | EXTERNAL_PROVIDER => Ok(Outcome::new("passed_through", None)),
+            "" => Err(TriggerError::InvalidEvent(
+                "triggerSource is missing or not a string".into(),
+            )),
+            other => Err(TriggerError::UnsupportedTrigger(short(other).to_owned())),
+        }
+    }
+
+    /// A keyed hash of pool and username: stable per user, meaningless without the key, and not
+    /// the username itself, which may be an email address.
+    fn user_reference(&self, event: &Value) -> Option<String> {
+        let pool = event.get("userPoolId")?.as_str()?;
+        let name = event.get("userName")?.as_str()?;
+        let digest = self
+            .config
+            .hasher
+            .keyed_reference("log-user", &format!("{pool}/{name}"));
+        Some(hex(&digest[..8]))
+    }
+}
+
+/// Parses the header fields Create and Verify need.
+fn header(event: &Map<String, Value>) -> Result<Header, TriggerError> {
+    let get = |k: &str| {
+        event
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    match (get("userPoolId"), get("userName")) {
+        (Some(user_pool_id), Some(user_name)) => Ok(Header {
+            user_pool_id,
+            user_name,
+        }),
+        _ => Err(TriggerError::InvalidEvent(
+            "userPoolId and userName must be non-empty strings".into(),
+        )),
+    }
+}
+
+impl Header {
+    fn user(&self) -> UserRef<'_> {
+        UserRef {
+            pool_id: &self.user_pool_id,
+            username: &self.user_name,
+        }
+    }
+}
+
+/// Parses `request` into the `aws_lambda_events` type for the trigger. Only `request` is parsed,
+/// so a `response` of unexpected shape does not stop us from answering.
+fn request<T: serde::de::DeserializeOwned>(event: &Map<String, Value>) -> Result<T, TriggerError> {
+    let raw = event.get("request").cloned().unwrap_or(Value::Null);
+    serde_json::from_value(raw).map_err(|e| error::describe_serde_error("request", &e))
+}
+
+/// Whether `clientMetadata` asks for a new code instead of answering.
+fn resend_requested(client_metadata: &HashMap<String, String>) -> bool {
+    client_metadata
+        .get("action")
+        .is_some_and(|a| a.eq_ignore_ascii_case("resend"))
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Caps an outside string for logs and messages, on a character boundary.
+fn short(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// The errors for a call cut off by the [`Budget`].
+mod over_budget {
+    use crate::ports::{DeliveryError, FailureKind, StoreError};
+
+    const DETAIL: &str = "no answer within the invocation budget";
+
+    pub(super) fn store() -> StoreError {
+        StoreError {
+            kind: FailureKind::Timeout,
+            detail: DETAIL.into(),
+        }
+    }
+
+    pub(super) fn delivery() -> DeliveryError {
+        DeliveryError {
+            kind: FailureKind::Timeout,
+            detail: DETAIL.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_rejects_garbage() {
+        let b = [0u8, 1, 0xab, 0xff];
+        assert_eq!(hex(&b), "0001abff");
+        assert_eq!(unhex::<4>("0001abff"), Some(b));
+        assert_eq!(unhex::<4>("0001abf"), None);
+        assert_eq!(unhex::<4>("0001abfg"), None);
+        assert_eq!(unhex::<2>("ééé"), None);
+        assert_eq!(unhex::<2>("é0"), None);
+    }
+
+    #[test]
+    fn short_cuts_on_a_character_boundary() {
+        let s = "é".repeat(100);
+        assert_eq!(short(&s).chars().count(), 64);
+        assert_eq!(short("abc"), "abc");
+    }
+
+    #[tokio::test]
+    async fn the_budget_cuts_a_stalled_call() {
+        let b = Budget::starting_now(Duration::from_millis(50));
+        let t = Instant::now();
+        let r = b
+            .run(Duration::from_secs(10), std::future::pending::<()>())
+            .await;
+        assert!(r.is_err());
+        assert!(t.elapsed() < Duration::from_millis(500));
+        assert!(b.run(Duration::from_secs(1), async { 7 }).await.is_ok());
+    }
+}

@@ -1,0 +1,584 @@
+//! The AWS adapters through the real SDK clients, over real HTTP: moto server for SES v2 and
+//! Cognito, and a fault server for what moto cannot do (throttling, 5xx, endpoints that never
+//! answer). Also whole sign-ins of both flows through the dispatcher on these adapters.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeDataType, AttributeType, SchemaAttributeType, StringAttributeConstraintsType,
+};
+use cognito_email_otp::adapters::aws::AwsContext;
+use cognito_email_otp::adapters::cognito::CognitoStore;
+use cognito_email_otp::adapters::ses::SesMailer;
+use cognito_email_otp::domain::code::OtpCode;
+use cognito_email_otp::domain::email::{EmailAddress, Sender};
+use cognito_email_otp::domain::message::render;
+use cognito_email_otp::domain::policy::UserRef;
+use cognito_email_otp::domain::state::ChallengeState;
+use cognito_email_otp::ports::{
+    ChallengeStore, FailureKind, Mailer, OutgoingEmail, StateWrite, SystemClock,
+};
+use cognito_email_otp::simulator::{CognitoSim, Directory, SignInError, Step, code_from_email};
+use cognito_email_otp::triggers::App;
+use serde_json::{Value, json};
+use support::moto::{CognitoFault, FaultServer, Moto, SesFault, aws_at};
+
+const SENDER: &str = "no-reply@acme.example";
+const EMAIL: &str = "maria.rossi@example.org";
+
+type Cognito = aws_sdk_cognitoidentityprovider::Client;
+
+/// A pool with the challenge attribute, one user, and a verified SES sender.
+async fn set_up(aws: &AwsContext) -> (Cognito, String, String) {
+    let conf = aws.sdk_config().await;
+    let cognito = Cognito::new(conf);
+    let ses = aws_sdk_sesv2::Client::new(conf);
+    ses.create_email_identity()
+        .email_identity(SENDER)
+        .send()
+        .await
+        .unwrap();
+    let schema = SchemaAttributeType::builder()
+        .name("authChallenge")
+        .attribute_data_type(AttributeDataType::String)
+        .mutable(true)
+        .string_attribute_constraints(
+            StringAttributeConstraintsType::builder()
+                .max_length("2048")
+                .build(),
+        )
+        .build();
+    let pool = cognito
+        .create_user_pool()
+        .pool_name("otp-test")
+        .schema(schema)
+        .send()
+        .await
+        .unwrap();
+    let pool_id = pool.user_pool().unwrap().id().unwrap().to_owned();
+    let username = "5c2e9a14-7b31-4f0e-9d6a-1f8b3c0e7a52".to_owned();
+    cognito
+        .admin_create_user()
+        .user_pool_id(&pool_id)
+        .username(&username)
+        .user_attributes(
+            AttributeType::builder()
+                .name("email")
+                .value(EMAIL)
+                .build()
+                .unwrap(),
+        )
+        .user_attributes(
+            AttributeType::builder()
+                .name("email_verified")
+                .value("false")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    (cognito, pool_id, username)
+}
+
+/// Reads users back from the pool before each trigger, as Cognito does (AdminGetUser).
+struct PoolDirectory<'a> {
+    cognito: &'a Cognito,
+    pool_id: &'a str,
+}
+
+impl Directory for PoolDirectory<'_> {
+    async fn attributes(&self, username: &str) -> Option<BTreeMap<String, String>> {
+        let user = self
+            .cognito
+            .admin_get_user()
+            .user_pool_id(self.pool_id)
+            .username(username)
+            .send()
+            .await
+            .ok()?;
+        Some(
+            user.user_attributes()
+                .iter()
+                .map(|a| {
+                    (
+                        a.name().to_owned(),
+                        a.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+async fn attributes(cognito: &Cognito, pool_id: &str, username: &str) -> BTreeMap<String, String> {
+    PoolDirectory { cognito, pool_id }
+        .attributes(username)
+        .await
+        .unwrap()
+}
+
+fn mailer(aws: Arc<AwsContext>) -> SesMailer {
+    SesMailer::new(
+        aws,
+        &Sender::parse(&format!("Acme <{SENDER}>")).unwrap(),
+        None,
+        None,
+    )
+}
+
+#[tokio::test]
+async fn ses_sends_text_and_html_with_the_code() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    set_up(&aws).await;
+    let code = OtpCode::from_digits("482913").unwrap();
+    let rendered = render(Some("Your Acme code"), &code, 5);
+    let to = EmailAddress::parse(EMAIL).unwrap();
+    let m = mailer(aws);
+    assert!(!m.is_initialized(), "the client is built on first use");
+    m.send(&OutgoingEmail {
+        to: &to,
+        code: &code,
+        minutes: 5,
+        rendered: &rendered,
+    })
+    .await
+    .unwrap();
+    assert!(m.is_initialized());
+    let sent = moto.sent_emails();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["source"], "\"Acme\" <no-reply@acme.example>");
+    assert_eq!(sent[0]["destinations"]["ToAddresses"], json!([EMAIL]));
+    assert_eq!(sent[0]["subject"], "Your Acme code");
+    // moto keeps the HTML part when both are sent.
+    let body = sent[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("482913") && body.contains("5 minutes"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn ses_refusing_an_unverified_sender_is_a_rejection() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let m = SesMailer::new(
+        aws,
+        &Sender::parse("unverified@nowhere.example").unwrap(),
+        None,
+        None,
+    );
+    let code = OtpCode::from_digits("482913").unwrap();
+    let rendered = render(None, &code, 5);
+    let to = EmailAddress::parse(EMAIL).unwrap();
+    let err = m
+        .send(&OutgoingEmail {
+            to: &to,
+            code: &code,
+            minutes: 5,
+            rendered: &rendered,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Rejected, "{err}");
+    assert!(!err.detail.contains("482913"));
+    assert!(moto.sent_emails().is_empty());
+}
+
+#[tokio::test]
+async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let (cognito, pool_id, username) = set_up(&aws).await;
+    let store = CognitoStore::new(aws, "custom:authChallenge".into());
+    let user = UserRef {
+        pool_id: &pool_id,
+        username: &username,
+    };
+    let state = ChallengeState {
+        active: None,
+        sends: vec![1, 2],
+    }
+    .encode();
+    store
+        .write(&StateWrite {
+            user,
+            encoded: &state,
+            mark_email_verified: false,
+        })
+        .await
+        .unwrap();
+    let a = attributes(&cognito, &pool_id, &username).await;
+    assert_eq!(a.get("custom:authChallenge"), Some(&state));
+    assert_eq!(a.get("email_verified").map(String::as_str), Some("false"));
+    store
+        .write(&StateWrite {
+            user,
+            encoded: &state,
+            mark_email_verified: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        attributes(&cognito, &pool_id, &username)
+            .await
+            .get("email_verified")
+            .map(String::as_str),
+        Some("true")
+    );
+    let nobody = UserRef {
+        pool_id: &pool_id,
+        username: "nobody",
+    };
+    let err = store
+        .write(&StateWrite {
+            user: nobody,
+            encoded: &state,
+            mark_email_verified: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Rejected, "{err}");
+}
+
+/// Whole sign-ins through the dispatcher with the SES and Cognito adapters on moto.
+#[tokio::test]
+async fn full_sign_ins_of_both_flows_against_moto() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let (cognito, pool_id, username) = set_up(&aws).await;
+    for (flow, with_srp) in [("mfa", true), ("passwordless", false)] {
+        let config = support::config(&[
+            ("AUTH_FLOW", flow),
+            ("RESEND_COOLDOWN_SECONDS", "0"),
+            ("SEND_LIMIT", "20"),
+        ]);
+        let app = App::new(
+            config,
+            mailer(aws.clone()),
+            CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
+            SystemClock,
+        );
+        let sim = CognitoSim {
+            invoker: &app,
+            directory: PoolDirectory {
+                cognito: &cognito,
+                pool_id: &pool_id,
+            },
+            pool_id: pool_id.clone(),
+            client_id: "client".into(),
+        };
+        let emails_before = moto.sent_emails().len();
+        let (mut s, mut step) = sim.initiate_auth(&username, with_srp).await.unwrap();
+        if with_srp {
+            assert_eq!(step, Step::PasswordVerifier);
+            step = sim.respond_password(&mut s, true).await.unwrap();
+        }
+        let Step::CustomChallenge(public) = step else {
+            panic!("{flow}: {step:?}")
+        };
+        assert_eq!(public["destination"], "m***@e***.org");
+        assert_eq!(public["codeLength"], "6");
+        let sent = moto.sent_emails();
+        assert_eq!(sent.len(), emails_before + 1, "{flow}: one email");
+        let code = code_from_email(sent.last().unwrap()["body"].as_str().unwrap()).unwrap();
+        // The stored attribute holds no trace of the code.
+        let stored =
+            attributes(&cognito, &pool_id, &username).await["custom:authChallenge"].clone();
+        assert!(stored.starts_with("v1.") && !stored.contains(&code));
+        let wrong = if code.starts_with('0') {
+            format!("1{}", &code[1..])
+        } else {
+            format!("0{}", &code[1..])
+        };
+        let step = sim.respond_custom(&mut s, &wrong, &[]).await.unwrap();
+        assert!(matches!(step, Step::CustomChallenge(_)), "{flow}: {step:?}");
+        assert_eq!(
+            moto.sent_emails().len(),
+            emails_before + 1,
+            "{flow}: a retry round sends nothing"
+        );
+        assert_eq!(
+            sim.respond_custom(&mut s, &code, &[]).await,
+            Ok(Step::Tokens),
+            "{flow}"
+        );
+        let a = attributes(&cognito, &pool_id, &username).await;
+        assert_eq!(a["email_verified"], "true");
+        assert!(
+            ChallengeState::decode(&a["custom:authChallenge"])
+                .unwrap()
+                .active
+                .is_none(),
+            "consumed"
+        );
+        // Single use: the same code does not work in a new sign-in.
+        let (mut s2, mut step) = sim.initiate_auth(&username, with_srp).await.unwrap();
+        if with_srp {
+            step = sim.respond_password(&mut s2, true).await.unwrap();
+        }
+        assert!(matches!(step, Step::CustomChallenge(_)));
+        let step = sim.respond_custom(&mut s2, &code, &[]).await.unwrap();
+        assert!(
+            matches!(step, Step::CustomChallenge(_)),
+            "{flow}: an old code is not accepted again"
+        );
+    }
+    // Resend: a new code goes out and the old one stops working.
+    let config = support::config(&[
+        ("AUTH_FLOW", "passwordless"),
+        ("RESEND_COOLDOWN_SECONDS", "0"),
+        ("SEND_LIMIT", "20"),
+    ]);
+    let app = App::new(
+        config,
+        mailer(aws.clone()),
+        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
+        SystemClock,
+    );
+    let sim = CognitoSim {
+        invoker: &app,
+        directory: PoolDirectory {
+            cognito: &cognito,
+            pool_id: &pool_id,
+        },
+        pool_id: pool_id.clone(),
+        client_id: "client".into(),
+    };
+    let (mut s, _) = sim.initiate_auth(&username, false).await.unwrap();
+    let first =
+        code_from_email(moto.sent_emails().last().unwrap()["body"].as_str().unwrap()).unwrap();
+    let n = moto.sent_emails().len();
+    let step = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await
+        .unwrap();
+    assert!(matches!(step, Step::CustomChallenge(_)));
+    assert_eq!(moto.sent_emails().len(), n + 1, "resend sends a new code");
+    let second =
+        code_from_email(moto.sent_emails().last().unwrap()["body"].as_str().unwrap()).unwrap();
+    if first != second {
+        let step = sim.respond_custom(&mut s, &first, &[]).await.unwrap();
+        assert!(
+            matches!(step, Step::CustomChallenge(_)),
+            "the replaced code is refused"
+        );
+    }
+    assert_eq!(
+        sim.respond_custom(&mut s, &second, &[]).await,
+        Ok(Step::Tokens)
+    );
+}
+
+#[tokio::test]
+async fn the_send_limit_stops_mail_with_a_user_safe_message() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let (cognito, pool_id, username) = set_up(&aws).await;
+    let config = support::config(&[
+        ("AUTH_FLOW", "passwordless"),
+        ("RESEND_COOLDOWN_SECONDS", "0"),
+        ("SEND_LIMIT", "2"),
+    ]);
+    let app = App::new(
+        config,
+        mailer(aws.clone()),
+        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
+        SystemClock,
+    );
+    let sim = CognitoSim {
+        invoker: &app,
+        directory: PoolDirectory {
+            cognito: &cognito,
+            pool_id: &pool_id,
+        },
+        pool_id: pool_id.clone(),
+        client_id: "c".into(),
+    };
+    sim.initiate_auth(&username, false).await.unwrap();
+    sim.initiate_auth(&username, false).await.unwrap();
+    let err = sim.initiate_auth(&username, false).await.unwrap_err();
+    assert_eq!(err, SignInError::TriggerFailed("CreateAuthChallenge failed with error Too many codes were requested. Please wait a while before trying again.".into()));
+    assert_eq!(moto.sent_emails().len(), 2);
+}
+
+fn create_event(pool_id: &str, username: &str, user_not_found: bool) -> Value {
+    let mut e: Value = serde_json::from_str(
+        &std::fs::read_to_string("events/create/passwordless-first-round.json").unwrap(),
+    )
+    .unwrap();
+    e["userPoolId"] = json!(pool_id);
+    e["userName"] = json!(username);
+    e["request"]["userNotFound"] = json!(user_not_found);
+    if user_not_found {
+        e["request"]["userAttributes"] = json!({});
+    }
+    e
+}
+
+#[tokio::test]
+async fn define_pre_sign_up_and_decoys_build_no_aws_client() {
+    // No server at all: any AWS call would fail.
+    let aws = aws_at("http://127.0.0.1:9");
+    let app = App::new(
+        support::config(&[("AUTH_FLOW", "both")]),
+        mailer(aws.clone()),
+        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
+        SystemClock,
+    );
+    for file in [
+        "define/passwordless-start.json",
+        "define/mfa-after-password.json",
+        "pre-sign-up/allowed.json",
+        "verify/unknown-user.json",
+        "create/unknown-user.json",
+    ] {
+        let e: Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("events/{file}")).unwrap())
+                .unwrap();
+        app.handle(e)
+            .await
+            .unwrap_or_else(|err| panic!("{file}: {err}"));
+    }
+    assert!(!aws.is_loaded(), "no SDK configuration was loaded");
+    assert!(!app.mailer().is_initialized() && !app.store().is_initialized());
+}
+
+/// Every fault ends in a clean, user-safe error well inside Cognito's 5 s, and nothing is sent
+/// that should not be.
+#[tokio::test]
+async fn faults_fail_fast_and_cleanly() {
+    struct Case {
+        ses: SesFault,
+        cognito: CognitoFault,
+        error_type: &'static str,
+        message: &'static str,
+        // Cognito writes expected: the new state, plus the restore after a failed send.
+        cognito_writes: usize,
+    }
+    let send_failed = "We could not send your code. Please try again in a minute.";
+    let store_failed = "We could not complete your sign-in. Please try again in a minute.";
+    let cases = [
+        Case {
+            ses: SesFault::Throttled,
+            cognito: CognitoFault::Ok,
+            error_type: "DeliveryFailed",
+            message: send_failed,
+            cognito_writes: 2,
+        },
+        Case {
+            ses: SesFault::ServerError,
+            cognito: CognitoFault::Ok,
+            error_type: "DeliveryFailed",
+            message: send_failed,
+            cognito_writes: 2,
+        },
+        Case {
+            ses: SesFault::Rejected,
+            cognito: CognitoFault::Ok,
+            error_type: "DeliveryFailed",
+            message: send_failed,
+            cognito_writes: 2,
+        },
+        Case {
+            ses: SesFault::Stall,
+            cognito: CognitoFault::Ok,
+            error_type: "DeliveryFailed",
+            message: send_failed,
+            cognito_writes: 2,
+        },
+        Case {
+            ses: SesFault::Ok,
+            cognito: CognitoFault::Throttled,
+            error_type: "StoreFailed",
+            message: store_failed,
+            cognito_writes: 2,
+        },
+        Case {
+            ses: SesFault::Ok,
+            cognito: CognitoFault::Stall,
+            error_type: "StoreFailed",
+            message: store_failed,
+            cognito_writes: 2,
+        },
+    ];
+    let mut worst = Duration::ZERO;
+    for case in cases {
+        let server = FaultServer::start(case.ses, case.cognito);
+        let aws = aws_at(&server.endpoint);
+        let app = App::new(
+            support::config(&[("AUTH_FLOW", "passwordless")]),
+            mailer(aws.clone()),
+            CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
+            SystemClock,
+        );
+        let started = Instant::now();
+        let err = app
+            .handle(create_event("eu-west-1_Q7xk2PzRm", "u1", false))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        worst = worst.max(took);
+        assert!(
+            took < Duration::from_millis(4100),
+            "{:?}/{:?} took {took:?}",
+            case.ses,
+            case.cognito
+        );
+        assert_eq!(
+            err.error_type(),
+            case.error_type,
+            "{:?}/{:?}: {err}",
+            case.ses,
+            case.cognito
+        );
+        assert_eq!(err.user_message(), case.message);
+        if matches!(case.cognito, CognitoFault::Ok) {
+            assert_eq!(
+                server.cognito_requests.load(Ordering::SeqCst),
+                case.cognito_writes,
+                "{:?}: state restored after the failed send",
+                case.ses
+            );
+        } else {
+            // The write failed (after its one retry): no email may go out.
+            assert_eq!(
+                server.ses_requests.load(Ordering::SeqCst),
+                0,
+                "{:?}",
+                case.cognito
+            );
+            assert!(server.cognito_requests.load(Ordering::SeqCst) <= case.cognito_writes);
+        }
+    }
+    println!("worst Create under faults: {worst:?}");
+}
+
+#[tokio::test]
+async fn verify_does_not_accept_a_right_answer_it_cannot_consume() {
+    let server = FaultServer::start(SesFault::Ok, CognitoFault::Throttled);
+    let aws = aws_at(&server.endpoint);
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string("events/expected.json").unwrap()).unwrap();
+    let config = support::config(&[("CODE_HMAC_KEY", expected["replay_key"].as_str().unwrap())]);
+    let app = App::new(
+        config,
+        mailer(aws.clone()),
+        CognitoStore::new(aws, "custom:authChallenge".into()),
+        SystemClock,
+    );
+    for file in ["verify/right-answer.json", "verify/wrong-answer.json"] {
+        let e: Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("events/{file}")).unwrap())
+                .unwrap();
+        let err = app.handle(e).await.unwrap_err();
+        // The same error for right and wrong answers: a failing store tells a guesser nothing.
+        assert_eq!(err.error_type(), "StoreFailed", "{file}");
+    }
+}
