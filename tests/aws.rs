@@ -292,11 +292,11 @@ async fn full_sign_ins_of_both_flows_against_moto() {
         let stored =
             attributes(&cognito, &pool_id, &username).await["custom:authChallenge"].clone();
         assert!(stored.starts_with("v1.") && !stored.contains(&code));
-        let wrong = if code.starts_with('0') {
-            format!("1{}", &code[1..])
-        } else {
-            format!("0{}", &code[1..])
-        };
+        // Every digit shifted by one: wrong, and still well-formed.
+        let wrong: String = code
+            .bytes()
+            .map(|b| char::from(b'0' + (b - b'0' + 1) % 10))
+            .collect();
         let step = sim.respond_custom(&mut s, &wrong, &[]).await.unwrap();
         assert!(matches!(step, Step::CustomChallenge(_)), "{flow}: {step:?}");
         assert_eq!(
@@ -581,4 +581,70 @@ async fn verify_does_not_accept_a_right_answer_it_cannot_consume() {
         // The same error for right and wrong answers: a failing store tells a guesser nothing.
         assert_eq!(err.error_type(), "StoreFailed", "{file}");
     }
+}
+
+#[tokio::test]
+async fn ses_template_and_configuration_set_reach_the_request() {
+    let server = FaultServer::start(SesFault::Ok, CognitoFault::Ok);
+    let aws = aws_at(&server.endpoint);
+    let config = support::config(&[
+        ("SES_TEMPLATE", "otp-template"),
+        ("SES_CONFIGURATION_SET", "otp-events"),
+        ("CODE_TTL_SECONDS", "600"),
+    ]);
+    let m = SesMailer::new(
+        aws.clone(),
+        &config.email_from,
+        config.ses_template.clone(),
+        config.ses_configuration_set.clone(),
+    );
+    let code = OtpCode::from_digits("482913").unwrap();
+    let rendered = render(None, &code, 10);
+    let to = EmailAddress::parse(EMAIL).unwrap();
+    m.send(&OutgoingEmail {
+        to: &to,
+        code: &code,
+        minutes: 10,
+        rendered: &rendered,
+    })
+    .await
+    .unwrap();
+    let body: Value = serde_json::from_str(&server.ses_bodies.lock().unwrap()[0]).unwrap();
+    assert_eq!(body["ConfigurationSetName"], "otp-events");
+    assert_eq!(body["Content"]["Template"]["TemplateName"], "otp-template");
+    let data: Value = serde_json::from_str(
+        body["Content"]["Template"]["TemplateData"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(data, json!({"code": "482913", "minutes": 10}));
+    assert!(body["Content"].get("Simple").is_none());
+    // Without a template: both parts, UTF-8, and the subject.
+    let plain = SesMailer::new(aws, &config.email_from, None, None);
+    plain
+        .send(&OutgoingEmail {
+            to: &to,
+            code: &code,
+            minutes: 10,
+            rendered: &render(Some("Ihr Code"), &code, 10),
+        })
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(&server.ses_bodies.lock().unwrap()[1]).unwrap();
+    let simple = &body["Content"]["Simple"];
+    assert_eq!(simple["Subject"]["Data"], "Ihr Code");
+    assert!(
+        simple["Body"]["Text"]["Data"]
+            .as_str()
+            .unwrap()
+            .contains("482913")
+    );
+    assert!(
+        simple["Body"]["Html"]["Data"]
+            .as_str()
+            .unwrap()
+            .contains("482913")
+    );
+    assert!(body.get("ConfigurationSetName").is_none());
 }

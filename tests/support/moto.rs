@@ -132,6 +132,8 @@ pub struct FaultServer {
     pub endpoint: String,
     pub ses_requests: Arc<AtomicUsize>,
     pub cognito_requests: Arc<AtomicUsize>,
+    /// The bodies of the SES requests received.
+    pub ses_bodies: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl FaultServer {
@@ -140,17 +142,23 @@ impl FaultServer {
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let ses_requests = Arc::new(AtomicUsize::new(0));
         let cognito_requests = Arc::new(AtomicUsize::new(0));
-        let (sr, cr) = (ses_requests.clone(), cognito_requests.clone());
+        let ses_bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (sr, cr, sb) = (
+            ses_requests.clone(),
+            cognito_requests.clone(),
+            ses_bodies.clone(),
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (sr, cr) = (sr.clone(), cr.clone());
-                std::thread::spawn(move || serve(stream, ses, cognito, &sr, &cr));
+                let (sr, cr, sb) = (sr.clone(), cr.clone(), sb.clone());
+                std::thread::spawn(move || serve(stream, ses, cognito, &sr, &cr, &sb));
             }
         });
         Self {
             endpoint,
             ses_requests,
             cognito_requests,
+            ses_bodies,
         }
     }
 }
@@ -161,6 +169,7 @@ fn serve(
     cognito: CognitoFault,
     sr: &AtomicUsize,
     cr: &AtomicUsize,
+    sb: &std::sync::Mutex<Vec<String>>,
 ) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     // Read one request: headers, then Content-Length bytes.
@@ -192,6 +201,9 @@ fn serve(
     let is_ses = head.starts_with("post /v2/email");
     let (status, body, stall) = if is_ses {
         sr.fetch_add(1, Ordering::SeqCst);
+        sb.lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&buf[header_end..]).into_owned());
         match ses {
             SesFault::Ok => (200, r#"{"MessageId":"fault-server-1"}"#, false),
             SesFault::Throttled => (

@@ -1,0 +1,475 @@
+//! The dispatcher as a whole on local adapters: whole sign-ins with a controllable clock, what
+//! reaches logs and responses, and hostile input.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use cognito_email_otp::adapters::local::LocalUserStore;
+use cognito_email_otp::simulator::{
+    CognitoSim, LocalDirectory, SignInError, Step, code_from_email,
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use support::{KEY, LocalApp, TestClock, local_app};
+
+const POOL: &str = "eu-west-1_Q7xk2PzRm";
+const USER: &str = "maria.rossi@example.org";
+const NOW: u32 = 1_767_225_600;
+
+fn seed(dir: &std::path::Path) -> LocalUserStore {
+    let store = LocalUserStore::new(dir.join("users.json"), "custom:authChallenge".into());
+    store
+        .put_user(
+            POOL,
+            USER,
+            [
+                ("email".to_owned(), USER.to_owned()),
+                ("email_verified".to_owned(), "false".to_owned()),
+            ]
+            .into(),
+        )
+        .unwrap();
+    store
+}
+
+fn sim<'a>(
+    app: &'a LocalApp<'a>,
+    store: &'a LocalUserStore,
+) -> CognitoSim<&'a LocalApp<'a>, LocalDirectory<'a>> {
+    CognitoSim {
+        invoker: app,
+        directory: LocalDirectory {
+            store,
+            pool_id: POOL,
+        },
+        pool_id: POOL.into(),
+        client_id: "c".into(),
+    }
+}
+
+fn last_code(app: &LocalApp<'_>) -> String {
+    code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
+}
+
+fn wrong(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect()
+}
+
+/// A writer that keeps everything logged, for asserting on it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Over full sign-ins of both flows, logged at TRACE, the code appears only in the email: not in
+/// any log line, trigger response, challenge parameter, metadata or the stored attribute. Nor do
+/// the email address, the username (an address here) or the key appear in the logs.
+#[tokio::test]
+async fn the_code_appears_only_in_the_email() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .json()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let mut responses = String::new();
+    let mut codes = Vec::new();
+    for flow in ["mfa", "passwordless"] {
+        let clock = TestClock::at(NOW);
+        let app = local_app(dir.path(), support::config(&[("AUTH_FLOW", flow)]), &clock);
+        // Record every response the function gives, by wrapping the invoker.
+        struct Recording<'a>(&'a LocalApp<'a>, Mutex<Vec<Value>>);
+        impl cognito_email_otp::simulator::Invoker for &Recording<'_> {
+            async fn invoke(&self, event: Value) -> Result<Value, String> {
+                let out = self.0.handle(event).await.map_err(|e| e.user_message())?;
+                self.1.lock().unwrap().push(out["response"].clone());
+                Ok(out)
+            }
+        }
+        let rec = Recording(&app, Mutex::new(Vec::new()));
+        let sim = CognitoSim {
+            invoker: &rec,
+            directory: LocalDirectory {
+                store: &store,
+                pool_id: POOL,
+            },
+            pool_id: POOL.into(),
+            client_id: "c".into(),
+        };
+        let (mut s, mut step) = sim.initiate_auth(USER, flow == "mfa").await.unwrap();
+        if step == Step::PasswordVerifier {
+            step = sim.respond_password(&mut s, true).await.unwrap();
+        }
+        assert!(matches!(step, Step::CustomChallenge(_)));
+        let code = last_code(&app);
+        sim.respond_custom(&mut s, &wrong(&code), &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            sim.respond_custom(&mut s, &code, &[]).await,
+            Ok(Step::Tokens)
+        );
+        for r in rec.1.lock().unwrap().iter() {
+            responses.push_str(&r.to_string());
+        }
+        codes.push(code);
+    }
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let stored = std::fs::read_to_string(dir.path().join("users.json")).unwrap();
+    assert!(
+        logged.contains("\"outcome\":\"answer_accepted\""),
+        "the log is being captured: {logged}"
+    );
+    for code in &codes {
+        assert!(!logged.contains(code.as_str()), "code in logs");
+        assert!(
+            !responses.contains(code.as_str()),
+            "code in a trigger response: {responses}"
+        );
+        let state = &stored[stored.find("custom:authChallenge").unwrap()..];
+        assert!(
+            !state.split('"').nth(2).unwrap().contains(code.as_str()),
+            "code in the attribute"
+        );
+    }
+    for secret in [USER, "maria", "example.org", KEY] {
+        assert!(!logged.contains(secret), "{secret} in logs");
+    }
+}
+
+#[tokio::test]
+async fn cognito_retrying_create_sends_one_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = local_app(
+        dir.path(),
+        support::config(&[("AUTH_FLOW", "passwordless")]),
+        &clock,
+    );
+    let sim = sim(&app, &store);
+    sim.initiate_auth(USER, false).await.unwrap();
+    let first_code = last_code(&app);
+    // Cognito retries the same Create (same session) after a timeout, 5 s later; the user also
+    // double-submits the sign-in form. One email in all, and the same code answers every session.
+    clock.advance(5);
+    let (mut retried, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let (mut double, _) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    assert_eq!(
+        sim.respond_custom(&mut double, &first_code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    // Single use: the other session cannot use it again.
+    assert!(matches!(
+        sim.respond_custom(&mut retried, &first_code, &[]).await,
+        Ok(Step::CustomChallenge(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_new_sign_in_after_the_cooldown_gets_a_fresh_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = local_app(
+        dir.path(),
+        support::config(&[("AUTH_FLOW", "passwordless")]),
+        &clock,
+    );
+    let sim = sim(&app, &store);
+    let (mut old, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let old_code = last_code(&app);
+    clock.advance(31);
+    let (mut new, _) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    let new_code = last_code(&app);
+    // The old session's round was replaced.
+    assert!(matches!(
+        sim.respond_custom(&mut old, &old_code, &[]).await,
+        Ok(Step::CustomChallenge(_))
+    ));
+    assert_eq!(
+        sim.respond_custom(&mut new, &new_code, &[]).await,
+        Ok(Step::Tokens)
+    );
+}
+
+#[tokio::test]
+async fn expiry_and_attempts_across_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = local_app(
+        dir.path(),
+        support::config(&[
+            ("AUTH_FLOW", "passwordless"),
+            ("CODE_TTL_SECONDS", "60"),
+            ("RESEND_COOLDOWN_SECONDS", "600"),
+        ]),
+        &clock,
+    );
+    let sim = sim(&app, &store);
+    // Expired: the right code, too late.
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let code = last_code(&app);
+    clock.advance(60);
+    assert!(matches!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::CustomChallenge(_))
+    ));
+    // That round re-issued a code (the old one expired); burn its attempts over two sessions.
+    clock.advance(1);
+    let code = last_code(&app);
+    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    sim.respond_custom(&mut s, &wrong(&code), &[])
+        .await
+        .unwrap();
+    let (mut s2, _) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(
+        app.mailer().messages().unwrap().len(),
+        2,
+        "within the cooldown: reused"
+    );
+    sim.respond_custom(&mut s2, &wrong(&code), &[])
+        .await
+        .unwrap();
+    sim.respond_custom(&mut s2, &wrong(&code), &[])
+        .await
+        .unwrap_or(Step::Tokens);
+    // Three wrong answers in total for this code: the right one is refused in any session.
+    let (mut s3, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let fresh = app.mailer().messages().unwrap().len() == 3;
+    assert!(
+        fresh,
+        "an exhausted code is replaced even within the cooldown"
+    );
+    assert!(
+        matches!(
+            sim.respond_custom(&mut s3, &code, &[]).await,
+            Ok(Step::CustomChallenge(_))
+        ),
+        "the exhausted code stays dead"
+    );
+}
+
+#[tokio::test]
+async fn max_attempts_wrong_answers_end_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = local_app(
+        dir.path(),
+        support::config(&[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "2")]),
+        &clock,
+    );
+    let sim = sim(&app, &store);
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let code = last_code(&app);
+    assert!(matches!(
+        sim.respond_custom(&mut s, &wrong(&code), &[]).await,
+        Ok(Step::CustomChallenge(_))
+    ));
+    assert_eq!(
+        sim.respond_custom(&mut s, &wrong(&code), &[]).await,
+        Err(SignInError::NotAuthorized)
+    );
+}
+
+#[tokio::test]
+async fn pre_sign_up_variants() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at(NOW);
+    let event: Value =
+        serde_json::from_str(&std::fs::read_to_string("events/pre-sign-up/allowed.json").unwrap())
+            .unwrap();
+    let with_email = |e: &str| {
+        let mut ev = event.clone();
+        ev["request"]["userAttributes"]["email"] = json!(e);
+        ev
+    };
+    let open = local_app(
+        dir.path(),
+        support::config(&[("SIGNUP_AUTO_CONFIRM", "false")]),
+        &clock,
+    );
+    let out = open
+        .handle(with_email("anyone@anywhere.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        out["response"],
+        json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false})
+    );
+    let closed = local_app(
+        dir.path(),
+        support::config(&[("SIGNUP_ALLOWED_DOMAINS", "example.org,acme.test")]),
+        &clock,
+    );
+    assert_eq!(
+        closed.handle(with_email("x@ACME.test")).await.unwrap()["response"]["autoConfirmUser"],
+        true
+    );
+    for refused in [
+        "x@sub.example.org",
+        "x@example.org.evil.test",
+        "not-an-address",
+    ] {
+        let e = closed.handle(with_email(refused)).await.unwrap_err();
+        assert_eq!(
+            e.user_message(),
+            "Sign-up is not available for this email address.",
+            "{refused}"
+        );
+    }
+    let mut no_email = event.clone();
+    no_email["request"]["userAttributes"] = json!({});
+    assert!(closed.handle(no_email).await.is_err());
+}
+
+#[tokio::test]
+async fn hostile_events_are_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at(NOW);
+    let app = local_app(dir.path(), support::config(&[]), &clock);
+    let base: Value =
+        serde_json::from_str(&std::fs::read_to_string("events/verify/right-answer.json").unwrap())
+            .unwrap();
+    let mut cases: Vec<(Value, &str)> = vec![
+        (json!(null), "InvalidEvent"),
+        (json!([1, 2]), "InvalidEvent"),
+        (json!("DefineAuthChallenge_Authentication"), "InvalidEvent"),
+        (json!({}), "InvalidEvent"),
+        (json!({"triggerSource": 7}), "InvalidEvent"),
+        (
+            json!({"triggerSource": "x".repeat(100_000)}),
+            "UnsupportedTrigger",
+        ),
+        (
+            json!({"triggerSource": "DefineAuthChallenge_Authentication"}),
+            "InvalidEvent",
+        ),
+        (
+            json!({"triggerSource": "DefineAuthChallenge_Authentication", "request": {"session": "no"}}),
+            "InvalidEvent",
+        ),
+        (
+            json!({"triggerSource": "DefineAuthChallenge_Authentication", "request": {"session": [{"challengeName": "SRP_A", "challengeResult": null}]}}),
+            "InvalidEvent",
+        ),
+    ];
+    let mut e = base.clone();
+    e["request"]["userAttributes"]["email"] = json!(12);
+    cases.push((e, "InvalidEvent"));
+    let mut e = base.clone();
+    e.as_object_mut().unwrap().remove("userPoolId");
+    cases.push((e, "InvalidEvent"));
+    for (event, kind) in cases {
+        let err = app.handle(event.clone()).await.unwrap_err();
+        assert_eq!(
+            err.error_type(),
+            kind,
+            "{}",
+            &event.to_string()[..event.to_string().len().min(200)]
+        );
+        assert!(err.user_message().len() < 200);
+    }
+    // Answers of any shape are simply wrong.
+    for answer in [
+        json!(482913),
+        json!(null),
+        json!(["482913"]),
+        json!({"a": 1}),
+        json!("٤٨٢٩١٣"),
+        json!("4".repeat(1 << 20)),
+    ] {
+        let mut e = base.clone();
+        e["request"]["challengeAnswer"] = answer;
+        let out = app.handle(e).await.unwrap();
+        assert_eq!(out["response"]["answerCorrect"], false);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary JSON never panics the dispatcher, and never yields tokens or a correct answer.
+    #[test]
+    fn arbitrary_json_never_panics(source in prop_oneof![
+            Just("DefineAuthChallenge_Authentication"), Just("CreateAuthChallenge_Authentication"),
+            Just("VerifyAuthChallengeResponse_Authentication"), Just("PreSignUp_SignUp"), Just("Other")],
+        request in arb_json(), attrs in arb_json()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::at(NOW);
+        let app = local_app(dir.path(), support::config(&[("AUTH_FLOW", "both")]), &clock);
+        let mut request = request;
+        if let Some(o) = request.as_object_mut() {
+            o.insert("userAttributes".into(), attrs);
+        }
+        let event = json!({"triggerSource": source, "userPoolId": POOL, "userName": "u", "request": request, "response": null});
+        if let Ok(out) = rt.block_on(app.handle(event)) {
+            prop_assert_ne!(&out["response"]["issueTokens"], &json!(true));
+            prop_assert_ne!(&out["response"]["answerCorrect"], &json!(true));
+        }
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        ".{0,40}".prop_map(Value::String),
+        prop_oneof![
+            Just("SRP_A"),
+            Just("PASSWORD_VERIFIER"),
+            Just("CUSTOM_CHALLENGE"),
+            Just("resend")
+        ]
+        .prop_map(|s| json!(s)),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("session".to_owned()),
+                    Just("challengeName".to_owned()),
+                    Just("challengeResult".to_owned()),
+                    Just("challengeAnswer".to_owned()),
+                    Just("clientMetadata".to_owned()),
+                    Just("userNotFound".to_owned()),
+                    Just("privateChallengeParameters".to_owned()),
+                    "[a-z]{1,8}"
+                ],
+                inner,
+                0..8
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
