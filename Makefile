@@ -5,8 +5,13 @@
 
 CARGO ?= cargo
 PIP ?= python3 -m pip
+# Infra tools live in their own virtualenvs (checkov and the SAM CLI pin conflicting dependencies).
+TOOLS := .local/tools
+SAM_ENV := $(TOOLS)/aws-sam-cli/bin
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help demo test tools replay build build-lambda lint fmt clean
+.PHONY: help demo test tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,11 +29,31 @@ tools: ## install moto server and cargo-lambda from PyPI if they are missing
 replay: tools ## replay every file in events/ through the binary over the Lambda Runtime API
 	scripts/replay.sh
 
-build: ## the release binaries for this machine
+build: tools ## the arm64 deploy zip, target/lambda/cognito-email-otp/bootstrap.zip (needs: rustup target add aarch64-unknown-linux-gnu)
+	$(CARGO) lambda build --profile dist --arm64 --bin cognito-email-otp --output-format zip
+
+build-local: ## the release binaries for this machine
 	$(CARGO) build --release
 
-build-lambda: tools ## the arm64 deploy zip: target/lambda/cognito-email-otp/bootstrap.zip
-	$(CARGO) lambda build --profile dist --arm64 --bin cognito-email-otp --output-format zip
+deploy: build infra-tools ## sam deploy of infra/template.yaml (guided the first time, then from infra/samconfig.toml)
+	@if [ -f infra/samconfig.toml ]; then \
+		cd infra && ../$(SAM_ENV)/sam deploy --config-file samconfig.toml; \
+	else \
+		cd infra && ../$(SAM_ENV)/sam deploy --guided --template-file template.yaml --config-file samconfig.toml \
+			--capabilities CAPABILITY_IAM --resolve-s3; \
+	fi
+
+infra-tools: ## the SAM CLI (with cfn-lint) and checkov, each in a virtualenv under .local/tools
+	@test -x $(SAM_ENV)/sam || { python3 -m venv $(TOOLS)/aws-sam-cli && \
+		$(SAM_ENV)/pip install --quiet --disable-pip-version-check -r infra/requirements.txt; }
+	@test -x $(CHECKOV) || { python3 -m venv $(TOOLS)/checkov && \
+		$(TOOLS)/checkov/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt; }
+
+validate: infra-tools ## check the template offline: cfn-lint, sam validate --lint, checkov, graph and structure
+	$(SAM_ENV)/cfn-lint infra/template.yaml
+	AWS_DEFAULT_REGION=eu-west-1 $(SAM_ENV)/sam validate --lint --template-file infra/template.yaml
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file infra/template.yaml
+	$(SAM_ENV)/python infra/check_graph.py infra/template.yaml
 
 lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --check
