@@ -12,25 +12,15 @@ use std::sync::Arc;
 use cognito_email_otp::adapters::aws::AwsContext;
 use cognito_email_otp::adapters::cognito::CognitoStore;
 use cognito_email_otp::adapters::ses::SesMailer;
-use cognito_email_otp::config::Config;
 use cognito_email_otp::ports::SystemClock;
-use cognito_email_otp::runtime_init::{init_logging, report_init_error};
+use cognito_email_otp::runtime_init::{init_logging, load_config, serve};
 use cognito_email_otp::triggers::App;
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 
 // One invocation at a time per process (the Lambda model), so one thread is enough and starts faster.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_logging();
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "start-up failed");
-            report_init_error("Runtime.ConfigError", &e.to_string()).await;
-            return Err(e.into());
-        }
-    };
+    let config = load_config().await?;
     let aws = Arc::new(AwsContext::new());
     let mailer = SesMailer::new(
         aws.clone(),
@@ -39,10 +29,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.ses_configuration_set.clone(),
     );
     let store = CognitoStore::new(aws, config.challenge_attribute.clone());
-    let app = App::new(config, mailer, store, SystemClock);
-    let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        app.handle(event.payload)
-    }))
-    .await
+    serve(&App::new(config, mailer, store, SystemClock)).await
 }

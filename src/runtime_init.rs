@@ -1,4 +1,5 @@
-//! Start-up: logging set-up, and reporting a failed start to the Lambda Runtime API.
+//! Start-up shared by the Lambda and the local runner: logging, configuration (reporting a failed
+//! start to the Lambda Runtime API), and the serve loop.
 //!
 //! `lambda_runtime` reports initialisation errors only for SnapStart, so a bad configuration is
 //! posted to `/runtime/init/error` here, the way Lambda expects: the function then fails with
@@ -6,9 +7,15 @@
 
 use std::time::Duration;
 
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, ConfigError};
+use crate::ports::{ChallengeStore, Clock, Mailer};
+use crate::triggers::App;
 
 /// Targets capped at `warn` whatever the requested level: at debug and trace the SDK and HTTP
 /// stack log request bodies, and an SES request body holds the code.
@@ -86,4 +93,24 @@ pub async fn report_init_error(error_type: &str, message: &str) {
         Ok::<_, std::io::Error>(())
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), post).await;
+}
+
+/// Reads the configuration; on failure, logs it and reports it to the Runtime API before returning it.
+pub async fn load_config() -> Result<Config, ConfigError> {
+    let result = Config::from_env();
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "start-up failed");
+        report_init_error("Runtime.ConfigError", &e.to_string()).await;
+    }
+    result
+}
+
+/// Serves invocations from the Lambda Runtime API with `app`, borrowed for the life of the process.
+pub async fn serve<M: Mailer, S: ChallengeStore, C: Clock>(
+    app: &App<M, S, C>,
+) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        app.handle(event.payload)
+    }))
+    .await
 }

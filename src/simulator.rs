@@ -285,10 +285,25 @@ pub fn code_from_email(body: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A well-formed but wrong answer for `code`: every digit shifted by one.
+pub fn wrong_code(code: &str) -> String {
+    code.bytes()
+        .map(|b| char::from(b'0' + (b.wrapping_sub(b'0') + 1) % 10))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::code::OtpCode;
+
+    #[test]
+    fn a_wrong_code_differs_in_every_digit() {
+        assert_eq!(wrong_code("092"), "103");
+        let w = wrong_code("482913");
+        assert_eq!(w.len(), 6);
+        assert!(w.bytes().zip("482913".bytes()).all(|(a, b)| a != b));
+    }
     use crate::domain::message::render;
 
     #[test]

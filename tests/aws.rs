@@ -23,7 +23,9 @@ use cognito_email_otp::domain::state::ChallengeState;
 use cognito_email_otp::ports::{
     ChallengeStore, FailureKind, Mailer, OutgoingEmail, StateWrite, SystemClock,
 };
-use cognito_email_otp::simulator::{CognitoSim, Directory, SignInError, Step, code_from_email};
+use cognito_email_otp::simulator::{
+    CognitoSim, Directory, SignInError, Step, code_from_email, wrong_code,
+};
 use cognito_email_otp::triggers::App;
 use serde_json::{Value, json};
 use support::moto::{CognitoFault, FaultServer, Moto, SesFault, aws_at};
@@ -121,6 +123,32 @@ async fn attributes(cognito: &Cognito, pool_id: &str, username: &str) -> BTreeMa
         .attributes(username)
         .await
         .unwrap()
+}
+
+type AwsApp = App<SesMailer, CognitoStore, SystemClock>;
+
+/// The dispatcher on the SES and Cognito adapters.
+fn aws_app(aws: &Arc<AwsContext>, config: cognito_email_otp::config::Config) -> AwsApp {
+    App::new(
+        config,
+        mailer(aws.clone()),
+        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
+        SystemClock,
+    )
+}
+
+/// Cognito played against the moto pool.
+fn pool_sim<'a>(
+    app: &'a AwsApp,
+    cognito: &'a Cognito,
+    pool_id: &'a str,
+) -> CognitoSim<&'a AwsApp, PoolDirectory<'a>> {
+    CognitoSim {
+        invoker: app,
+        directory: PoolDirectory { cognito, pool_id },
+        pool_id: pool_id.to_owned(),
+        client_id: "client".into(),
+    }
 }
 
 fn mailer(aws: Arc<AwsContext>) -> SesMailer {
@@ -259,21 +287,8 @@ async fn full_sign_ins_of_both_flows_against_moto() {
             ("RESEND_COOLDOWN_SECONDS", "0"),
             ("SEND_LIMIT", "20"),
         ]);
-        let app = App::new(
-            config,
-            mailer(aws.clone()),
-            CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
-            SystemClock,
-        );
-        let sim = CognitoSim {
-            invoker: &app,
-            directory: PoolDirectory {
-                cognito: &cognito,
-                pool_id: &pool_id,
-            },
-            pool_id: pool_id.clone(),
-            client_id: "client".into(),
-        };
+        let app = aws_app(&aws, config);
+        let sim = pool_sim(&app, &cognito, &pool_id);
         let emails_before = moto.sent_emails().len();
         let (mut s, mut step) = sim.initiate_auth(&username, with_srp).await.unwrap();
         if with_srp {
@@ -292,11 +307,7 @@ async fn full_sign_ins_of_both_flows_against_moto() {
         let stored =
             attributes(&cognito, &pool_id, &username).await["custom:authChallenge"].clone();
         assert!(stored.starts_with("v1.") && !stored.contains(&code));
-        // Every digit shifted by one: wrong, and still well-formed.
-        let wrong: String = code
-            .bytes()
-            .map(|b| char::from(b'0' + (b - b'0' + 1) % 10))
-            .collect();
+        let wrong = wrong_code(&code);
         let step = sim.respond_custom(&mut s, &wrong, &[]).await.unwrap();
         assert!(matches!(step, Step::CustomChallenge(_)), "{flow}: {step:?}");
         assert_eq!(
@@ -336,21 +347,8 @@ async fn full_sign_ins_of_both_flows_against_moto() {
         ("RESEND_COOLDOWN_SECONDS", "0"),
         ("SEND_LIMIT", "20"),
     ]);
-    let app = App::new(
-        config,
-        mailer(aws.clone()),
-        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
-        SystemClock,
-    );
-    let sim = CognitoSim {
-        invoker: &app,
-        directory: PoolDirectory {
-            cognito: &cognito,
-            pool_id: &pool_id,
-        },
-        pool_id: pool_id.clone(),
-        client_id: "client".into(),
-    };
+    let app = aws_app(&aws, config);
+    let sim = pool_sim(&app, &cognito, &pool_id);
     let (mut s, _) = sim.initiate_auth(&username, false).await.unwrap();
     let first =
         code_from_email(moto.sent_emails().last().unwrap()["body"].as_str().unwrap()).unwrap();
@@ -386,21 +384,8 @@ async fn the_send_limit_stops_mail_with_a_user_safe_message() {
         ("RESEND_COOLDOWN_SECONDS", "0"),
         ("SEND_LIMIT", "2"),
     ]);
-    let app = App::new(
-        config,
-        mailer(aws.clone()),
-        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
-        SystemClock,
-    );
-    let sim = CognitoSim {
-        invoker: &app,
-        directory: PoolDirectory {
-            cognito: &cognito,
-            pool_id: &pool_id,
-        },
-        pool_id: pool_id.clone(),
-        client_id: "c".into(),
-    };
+    let app = aws_app(&aws, config);
+    let sim = pool_sim(&app, &cognito, &pool_id);
     sim.initiate_auth(&username, false).await.unwrap();
     sim.initiate_auth(&username, false).await.unwrap();
     let err = sim.initiate_auth(&username, false).await.unwrap_err();
@@ -426,12 +411,7 @@ fn create_event(pool_id: &str, username: &str, user_not_found: bool) -> Value {
 async fn define_pre_sign_up_and_decoys_build_no_aws_client() {
     // No server at all: any AWS call would fail.
     let aws = aws_at("http://127.0.0.1:9");
-    let app = App::new(
-        support::config(&[("AUTH_FLOW", "both")]),
-        mailer(aws.clone()),
-        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
-        SystemClock,
-    );
+    let app = aws_app(&aws, support::config(&[("AUTH_FLOW", "both")]));
     for file in [
         "define/passwordless-start.json",
         "define/mfa-after-password.json",
@@ -512,12 +492,7 @@ async fn faults_fail_fast_and_cleanly() {
     for case in cases {
         let server = FaultServer::start(case.ses, case.cognito);
         let aws = aws_at(&server.endpoint);
-        let app = App::new(
-            support::config(&[("AUTH_FLOW", "passwordless")]),
-            mailer(aws.clone()),
-            CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
-            SystemClock,
-        );
+        let app = aws_app(&aws, support::config(&[("AUTH_FLOW", "passwordless")]));
         let started = Instant::now();
         let err = app
             .handle(create_event("eu-west-1_Q7xk2PzRm", "u1", false))
@@ -567,12 +542,7 @@ async fn verify_does_not_accept_a_right_answer_it_cannot_consume() {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string("events/expected.json").unwrap()).unwrap();
     let config = support::config(&[("CODE_HMAC_KEY", expected["replay_key"].as_str().unwrap())]);
-    let app = App::new(
-        config,
-        mailer(aws.clone()),
-        CognitoStore::new(aws, "custom:authChallenge".into()),
-        SystemClock,
-    );
+    let app = aws_app(&aws, config);
     for file in ["verify/right-answer.json", "verify/wrong-answer.json"] {
         let e: Value =
             serde_json::from_str(&std::fs::read_to_string(format!("events/{file}")).unwrap())

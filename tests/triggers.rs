@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use cognito_email_otp::adapters::local::LocalUserStore;
 use cognito_email_otp::simulator::{
-    CognitoSim, LocalDirectory, SignInError, Step, code_from_email,
+    CognitoSim, LocalDirectory, SignInError, Step, code_from_email, wrong_code,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -51,18 +51,6 @@ fn sim<'a>(
 
 fn last_code(app: &LocalApp<'_>) -> String {
     code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
-}
-
-fn wrong(code: &str) -> String {
-    code.chars()
-        .map(|c| {
-            if c == '9' {
-                '0'
-            } else {
-                char::from(c as u8 + 1)
-            }
-        })
-        .collect()
 }
 
 /// A writer that keeps everything logged, for asserting on it.
@@ -125,7 +113,7 @@ async fn the_code_appears_only_in_the_email() {
         }
         assert!(matches!(step, Step::CustomChallenge(_)));
         let code = last_code(&app);
-        sim.respond_custom(&mut s, &wrong(&code), &[])
+        sim.respond_custom(&mut s, &wrong_code(&code), &[])
             .await
             .unwrap();
         assert_eq!(
@@ -245,7 +233,7 @@ async fn expiry_and_attempts_across_sessions() {
     clock.advance(1);
     let code = last_code(&app);
     assert_eq!(app.mailer().messages().unwrap().len(), 2);
-    sim.respond_custom(&mut s, &wrong(&code), &[])
+    sim.respond_custom(&mut s, &wrong_code(&code), &[])
         .await
         .unwrap();
     let (mut s2, _) = sim.initiate_auth(USER, false).await.unwrap();
@@ -254,10 +242,10 @@ async fn expiry_and_attempts_across_sessions() {
         2,
         "within the cooldown: reused"
     );
-    sim.respond_custom(&mut s2, &wrong(&code), &[])
+    sim.respond_custom(&mut s2, &wrong_code(&code), &[])
         .await
         .unwrap();
-    sim.respond_custom(&mut s2, &wrong(&code), &[])
+    sim.respond_custom(&mut s2, &wrong_code(&code), &[])
         .await
         .unwrap_or(Step::Tokens);
     // Three wrong answers in total for this code: the right one is refused in any session.
@@ -290,11 +278,11 @@ async fn max_attempts_wrong_answers_end_the_session() {
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
     assert!(matches!(
-        sim.respond_custom(&mut s, &wrong(&code), &[]).await,
+        sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
         Ok(Step::CustomChallenge(_))
     ));
     assert_eq!(
-        sim.respond_custom(&mut s, &wrong(&code), &[]).await,
+        sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
         Err(SignInError::NotAuthorized)
     );
 }

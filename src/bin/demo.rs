@@ -14,7 +14,7 @@ use cognito_email_otp::domain::random;
 use cognito_email_otp::ports::SystemClock;
 use cognito_email_otp::runtime_init::init_logging;
 use cognito_email_otp::simulator::{
-    CognitoSim, LocalDirectory, SignInError, Step, code_from_email,
+    CognitoSim, LocalDirectory, SignInError, Step, code_from_email, wrong_code,
 };
 use cognito_email_otp::triggers::App;
 
@@ -187,16 +187,7 @@ where
         println!("          | {line}");
     }
     let code = code_from_email(email).ok_or("no code in the email")?;
-    let wrong: String = code
-        .chars()
-        .map(|c| {
-            if c == '9' {
-                '0'
-            } else {
-                char::from(c as u8 + 1)
-            }
-        })
-        .collect();
+    let wrong = wrong_code(&code);
     say(
         "client",
         &format!("RespondToAuthChallenge ANSWER={wrong}  (a typo)"),
