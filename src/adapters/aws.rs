@@ -138,7 +138,38 @@ where
         _ => FailureKind::Unavailable,
     };
     // Keep log lines bounded even if a proxy returns a huge body.
-    (kind, truncate(detail, 500))
+    (kind, truncate(redact_addresses(&detail), 500))
+}
+
+/// Replaces every word containing `@` with `<address>`. SES names the refused recipient in some
+/// errors ("…failed the check in region EU-WEST-1: maria.rossi@example.org"), and these details go
+/// to the log, which must not hold email addresses.
+pub fn redact_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains('@') {
+            out.push_str("<address>");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace()
+            || matches!(
+                c,
+                ',' | ';' | '"' | '\'' | '(' | ')' | '[' | ']' | '<' | '>'
+            )
+        {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -151,4 +182,31 @@ fn truncate(mut s: String, max: usize) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_in_error_details_are_redacted() {
+        let ses = "MessageRejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: maria.rossi@example.org, \"x@y.z\"";
+        let r = redact_addresses(ses);
+        assert!(!r.contains("maria") && !r.contains("x@y.z"), "{r}");
+        assert!(
+            r.contains("MessageRejected: Email address is not verified.")
+                && r.contains("<address>, \"<address>\""),
+            "{r}"
+        );
+        assert_eq!(
+            redact_addresses("TooManyRequestsException: Rate exceeded"),
+            "TooManyRequestsException: Rate exceeded"
+        );
+    }
+
+    #[test]
+    fn long_details_are_cut_on_a_character_boundary() {
+        let t = truncate("é".repeat(400), 501);
+        assert!(t.len() <= 504 && t.ends_with('…'));
+    }
 }

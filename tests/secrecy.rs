@@ -1,0 +1,127 @@
+//! The code appears only in the email: over full sign-ins of both flows, nothing the function
+//! logs (at TRACE), returns to Cognito or stores contains it. In a test binary of its own: tracing
+//! caches per-callsite interest across threads, so another test logging without a subscriber could
+//! hide events from the subscriber installed here.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use cognito_email_otp::adapters::local::LocalUserStore;
+use cognito_email_otp::simulator::{CognitoSim, LocalDirectory, Step, code_from_email, wrong_code};
+use serde_json::Value;
+use support::{KEY, LocalApp, TestClock, local_app};
+
+const POOL: &str = "eu-west-1_Q7xk2PzRm";
+const USER: &str = "maria.rossi@example.org";
+const NOW: u32 = 1_767_225_600;
+
+fn seed(dir: &std::path::Path) -> LocalUserStore {
+    let store = LocalUserStore::new(dir.join("users.json"), "custom:authChallenge".into());
+    let attrs = [
+        ("email".to_owned(), USER.to_owned()),
+        ("email_verified".to_owned(), "false".to_owned()),
+    ];
+    store.put_user(POOL, USER, attrs.into()).unwrap();
+    store
+}
+
+fn last_code(app: &LocalApp<'_>) -> String {
+    code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
+}
+
+/// A writer that keeps everything logged, for asserting on it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Over full sign-ins of both flows, logged at TRACE, the code appears only in the email: not in
+/// any log line, trigger response, challenge parameter, metadata or the stored attribute. Nor do
+/// the email address, the username (an address here) or the key appear in the logs.
+#[tokio::test]
+async fn the_code_appears_only_in_the_email() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .json()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let mut responses = String::new();
+    let mut codes = Vec::new();
+    for flow in ["mfa", "passwordless"] {
+        let clock = TestClock::at(NOW);
+        let app = local_app(dir.path(), support::config(&[("AUTH_FLOW", flow)]), &clock);
+        // Record every response the function gives, by wrapping the invoker.
+        struct Recording<'a>(&'a LocalApp<'a>, Mutex<Vec<Value>>);
+        impl cognito_email_otp::simulator::Invoker for &Recording<'_> {
+            async fn invoke(&self, event: Value) -> Result<Value, String> {
+                let out = self.0.handle(event).await.map_err(|e| e.user_message())?;
+                self.1.lock().unwrap().push(out["response"].clone());
+                Ok(out)
+            }
+        }
+        let rec = Recording(&app, Mutex::new(Vec::new()));
+        let sim = CognitoSim {
+            invoker: &rec,
+            directory: LocalDirectory {
+                store: &store,
+                pool_id: POOL,
+            },
+            pool_id: POOL.into(),
+            client_id: "c".into(),
+        };
+        let (mut s, mut step) = sim.initiate_auth(USER, flow == "mfa").await.unwrap();
+        if step == Step::PasswordVerifier {
+            step = sim.respond_password(&mut s, true).await.unwrap();
+        }
+        assert!(matches!(step, Step::CustomChallenge(_)));
+        let code = last_code(&app);
+        sim.respond_custom(&mut s, &wrong_code(&code), &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            sim.respond_custom(&mut s, &code, &[]).await,
+            Ok(Step::Tokens)
+        );
+        for r in rec.1.lock().unwrap().iter() {
+            responses.push_str(&r.to_string());
+        }
+        codes.push(code);
+    }
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let stored = std::fs::read_to_string(dir.path().join("users.json")).unwrap();
+    assert!(
+        logged.contains("\"outcome\":\"answer_accepted\""),
+        "the log is being captured: {logged}"
+    );
+    for code in &codes {
+        assert!(!logged.contains(code.as_str()), "code in logs");
+        assert!(
+            !responses.contains(code.as_str()),
+            "code in a trigger response: {responses}"
+        );
+        let state = &stored[stored.find("custom:authChallenge").unwrap()..];
+        assert!(
+            !state.split('"').nth(2).unwrap().contains(code.as_str()),
+            "code in the attribute"
+        );
+    }
+    for secret in [USER, "maria", "example.org", KEY] {
+        assert!(!logged.contains(secret), "{secret} in logs");
+    }
+}
