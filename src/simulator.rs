@@ -270,6 +270,22 @@ pub struct LocalDirectory<'a> {
     pub pool_id: &'a str,
 }
 
+impl<'a, I: Invoker> CognitoSim<I, LocalDirectory<'a>> {
+    /// A simulated pool `pool_id` whose users live in `store` (the demo and the local tests).
+    pub fn local(
+        invoker: I,
+        store: &'a crate::adapters::local::LocalUserStore,
+        pool_id: &'a str,
+    ) -> Self {
+        Self {
+            invoker,
+            directory: LocalDirectory { store, pool_id },
+            pool_id: pool_id.to_owned(),
+            client_id: "3n4b5v6c7x8z9a0s1d2f3g4h5j".to_owned(),
+        }
+    }
+}
+
 impl Directory for LocalDirectory<'_> {
     async fn attributes(&self, username: &str) -> Option<BTreeMap<String, String>> {
         self.store.attributes(self.pool_id, username).ok().flatten()

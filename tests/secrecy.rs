@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use cognito_email_otp::adapters::local::LocalUserStore;
-use cognito_email_otp::simulator::{CognitoSim, LocalDirectory, Step, code_from_email, wrong_code};
+use cognito_email_otp::simulator::{CognitoSim, Step, code_from_email, wrong_code};
 use serde_json::Value;
 use support::{KEY, LocalApp, TestClock, local_app};
 
@@ -76,15 +76,7 @@ async fn the_code_appears_only_in_the_email() {
             }
         }
         let rec = Recording(&app, Mutex::new(Vec::new()));
-        let sim = CognitoSim {
-            invoker: &rec,
-            directory: LocalDirectory {
-                store: &store,
-                pool_id: POOL,
-            },
-            pool_id: POOL.into(),
-            client_id: "c".into(),
-        };
+        let sim = CognitoSim::local(&rec, &store, POOL);
         let (mut s, mut step) = sim.initiate_auth(USER, flow == "mfa").await.unwrap();
         if step == Step::PasswordVerifier {
             step = sim.respond_password(&mut s, true).await.unwrap();

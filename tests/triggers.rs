@@ -4,9 +4,7 @@
 mod support;
 
 use cognito_email_otp::adapters::local::LocalUserStore;
-use cognito_email_otp::simulator::{
-    CognitoSim, LocalDirectory, SignInError, Step, code_from_email, wrong_code,
-};
+use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use support::{LocalApp, TestClock, local_app};
@@ -31,21 +29,6 @@ fn seed(dir: &std::path::Path) -> LocalUserStore {
     store
 }
 
-fn sim<'a>(
-    app: &'a LocalApp<'a>,
-    store: &'a LocalUserStore,
-) -> CognitoSim<&'a LocalApp<'a>, LocalDirectory<'a>> {
-    CognitoSim {
-        invoker: app,
-        directory: LocalDirectory {
-            store,
-            pool_id: POOL,
-        },
-        pool_id: POOL.into(),
-        client_id: "c".into(),
-    }
-}
-
 fn last_code(app: &LocalApp<'_>) -> String {
     code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
 }
@@ -60,7 +43,7 @@ async fn cognito_retrying_create_sends_one_email() {
         support::config(&[("AUTH_FLOW", "passwordless")]),
         &clock,
     );
-    let sim = sim(&app, &store);
+    let sim = CognitoSim::local(&app, &store, POOL);
     sim.initiate_auth(USER, false).await.unwrap();
     let first_code = last_code(&app);
     // Cognito retries the same Create (same session) after a timeout, 5 s later; the user also
@@ -90,7 +73,7 @@ async fn a_new_sign_in_after_the_cooldown_gets_a_fresh_code() {
         support::config(&[("AUTH_FLOW", "passwordless")]),
         &clock,
     );
-    let sim = sim(&app, &store);
+    let sim = CognitoSim::local(&app, &store, POOL);
     let (mut old, _) = sim.initiate_auth(USER, false).await.unwrap();
     let old_code = last_code(&app);
     clock.advance(31);
@@ -122,7 +105,7 @@ async fn expiry_and_attempts_across_sessions() {
         ]),
         &clock,
     );
-    let sim = sim(&app, &store);
+    let sim = CognitoSim::local(&app, &store, POOL);
     // Expired: the right code, too late.
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
@@ -176,7 +159,7 @@ async fn max_attempts_wrong_answers_end_the_session() {
         support::config(&[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "2")]),
         &clock,
     );
-    let sim = sim(&app, &store);
+    let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
     assert!(matches!(

@@ -13,9 +13,7 @@ use cognito_email_otp::config::Config;
 use cognito_email_otp::domain::random;
 use cognito_email_otp::ports::SystemClock;
 use cognito_email_otp::runtime_init::init_logging;
-use cognito_email_otp::simulator::{
-    CognitoSim, LocalDirectory, SignInError, Step, code_from_email, wrong_code,
-};
+use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use cognito_email_otp::triggers::App;
 
 const POOL: &str = "eu-west-1_DEMOp00l1";
@@ -59,7 +57,7 @@ async fn main() -> Result<(), Error> {
             }
         ));
         let app = local_app(root, flow, &key)?;
-        let sim = simulated_pool(&app, &store);
+        let sim = CognitoSim::local(&app, &store, POOL);
         sign_in(&sim, app.mailer(), flow == "mfa").await?;
         let attrs = store.attributes(POOL, USER)?.unwrap_or_default();
         say(
@@ -83,7 +81,7 @@ async fn main() -> Result<(), Error> {
 
     banner("An unknown user (PreventUserExistenceErrors): a decoy challenge");
     let app = local_app(root, "passwordless", &key)?;
-    let sim = simulated_pool(&app, &store);
+    let sim = CognitoSim::local(&app, &store, POOL);
     let before = app.mailer().messages()?.len();
     say(
         "client",
@@ -127,21 +125,6 @@ fn local_app(root: &Path, flow: &str, key: &str) -> Result<LocalApp, Error> {
     let mailbox = LocalMailbox::new(root.join("mailbox"), config.email_from.header_value());
     let store = LocalUserStore::new(root.join("users.json"), config.challenge_attribute.clone());
     Ok(App::new(config, mailbox, store, SystemClock))
-}
-
-fn simulated_pool<'a>(
-    app: &'a LocalApp,
-    store: &'a LocalUserStore,
-) -> CognitoSim<&'a LocalApp, LocalDirectory<'a>> {
-    CognitoSim {
-        invoker: app,
-        directory: LocalDirectory {
-            store,
-            pool_id: POOL,
-        },
-        pool_id: POOL.into(),
-        client_id: "3n4b5v6c7x8z9a0s1d2f3g4h5j".into(),
-    }
 }
 
 async fn sign_in<I, D>(
