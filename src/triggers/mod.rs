@@ -251,8 +251,9 @@ impl Header {
 /// Parses `request` into the `aws_lambda_events` type for the trigger. Only `request` is parsed,
 /// so a `response` of unexpected shape does not stop us from answering.
 fn request<T: serde::de::DeserializeOwned>(event: &Map<String, Value>) -> Result<T, TriggerError> {
-    let raw = event.get("request").cloned().unwrap_or(Value::Null);
-    serde_json::from_value(raw).map_err(|e| error::describe_serde_error("request", &e))
+    // `&Value` is itself a deserializer, so the request is read in place, not copied first.
+    T::deserialize(event.get("request").unwrap_or(&Value::Null))
+        .map_err(|e| error::describe_serde_error("request", &e))
 }
 
 /// Whether `clientMetadata` asks for a new code instead of answering.
