@@ -94,6 +94,13 @@ pub struct StateWrite<'a> {
 pub trait ChallengeStore: Send + Sync {
     /// Writes the state (and `email_verified`, if asked) in one request.
     fn write(&self, write: &StateWrite<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads the stored value back (`None` when the attribute is unset). Verify uses it to learn
+    /// whether its own write is still the one stored.
+    fn read(
+        &self,
+        user: UserRef<'_>,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }
 
 /// The current time, in Unix seconds.

@@ -64,6 +64,13 @@ pub struct SignIn {
     pub public: BTreeMap<String, String>,
 }
 
+impl SignIn {
+    /// The private challenge parameters of the current round, as Cognito keeps them for Verify.
+    pub fn private_parameters(&self) -> &Value {
+        &self.private
+    }
+}
+
 /// The simulated user pool.
 #[derive(Debug, Clone)]
 pub struct CognitoSim<I, D> {

@@ -4,14 +4,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AttributeType, SchemaAttributeType, StringAttributeConstraintsType,
-};
 use cognito_email_otp::adapters::aws::AwsContext;
 use cognito_email_otp::adapters::cognito::CognitoStore;
 use cognito_email_otp::adapters::ses::SesMailer;
@@ -23,107 +19,11 @@ use cognito_email_otp::domain::state::ChallengeState;
 use cognito_email_otp::ports::{
     ChallengeStore, FailureKind, Mailer, OutgoingEmail, StateWrite, SystemClock,
 };
-use cognito_email_otp::simulator::{
-    CognitoSim, Directory, SignInError, Step, code_from_email, wrong_code,
-};
+use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use cognito_email_otp::triggers::App;
 use serde_json::{Value, json};
 use support::moto::{CognitoFault, FaultServer, Moto, SesFault, aws_at};
-
-const SENDER: &str = "no-reply@acme.example";
-const EMAIL: &str = "maria.rossi@example.org";
-
-type Cognito = aws_sdk_cognitoidentityprovider::Client;
-
-/// A pool with the challenge attribute, one user, and a verified SES sender.
-async fn set_up(aws: &AwsContext) -> (Cognito, String, String) {
-    let conf = aws.sdk_config().await;
-    let cognito = Cognito::new(conf);
-    let ses = aws_sdk_sesv2::Client::new(conf);
-    ses.create_email_identity()
-        .email_identity(SENDER)
-        .send()
-        .await
-        .unwrap();
-    let schema = SchemaAttributeType::builder()
-        .name("authChallenge")
-        .attribute_data_type(AttributeDataType::String)
-        .mutable(true)
-        .string_attribute_constraints(
-            StringAttributeConstraintsType::builder()
-                .max_length("2048")
-                .build(),
-        )
-        .build();
-    let pool = cognito
-        .create_user_pool()
-        .pool_name("otp-test")
-        .schema(schema)
-        .send()
-        .await
-        .unwrap();
-    let pool_id = pool.user_pool().unwrap().id().unwrap().to_owned();
-    let username = "5c2e9a14-7b31-4f0e-9d6a-1f8b3c0e7a52".to_owned();
-    cognito
-        .admin_create_user()
-        .user_pool_id(&pool_id)
-        .username(&username)
-        .user_attributes(
-            AttributeType::builder()
-                .name("email")
-                .value(EMAIL)
-                .build()
-                .unwrap(),
-        )
-        .user_attributes(
-            AttributeType::builder()
-                .name("email_verified")
-                .value("false")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (cognito, pool_id, username)
-}
-
-/// Reads users back from the pool before each trigger, as Cognito does (AdminGetUser).
-struct PoolDirectory<'a> {
-    cognito: &'a Cognito,
-    pool_id: &'a str,
-}
-
-impl Directory for PoolDirectory<'_> {
-    async fn attributes(&self, username: &str) -> Option<BTreeMap<String, String>> {
-        let user = self
-            .cognito
-            .admin_get_user()
-            .user_pool_id(self.pool_id)
-            .username(username)
-            .send()
-            .await
-            .ok()?;
-        Some(
-            user.user_attributes()
-                .iter()
-                .map(|a| {
-                    (
-                        a.name().to_owned(),
-                        a.value().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect(),
-        )
-    }
-}
-
-async fn attributes(cognito: &Cognito, pool_id: &str, username: &str) -> BTreeMap<String, String> {
-    PoolDirectory { cognito, pool_id }
-        .attributes(username)
-        .await
-        .unwrap()
-}
+use support::pool::{Cognito, EMAIL, PoolDirectory, SENDER, attributes, set_up};
 
 type AwsApp = App<SesMailer, CognitoStore, SystemClock>;
 
@@ -142,10 +42,13 @@ fn pool_sim<'a>(
     app: &'a AwsApp,
     cognito: &'a Cognito,
     pool_id: &'a str,
-) -> CognitoSim<&'a AwsApp, PoolDirectory<'a>> {
+) -> CognitoSim<&'a AwsApp, PoolDirectory> {
     CognitoSim {
         invoker: app,
-        directory: PoolDirectory { cognito, pool_id },
+        directory: PoolDirectory {
+            cognito: cognito.clone(),
+            pool_id: pool_id.to_owned(),
+        },
         pool_id: pool_id.to_owned(),
         client_id: "client".into(),
     }
@@ -232,6 +135,7 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
     let state = ChallengeState {
         active: None,
         sends: vec![1, 2],
+        write_tag: None,
     }
     .encode();
     store
@@ -439,8 +343,8 @@ async fn faults_fail_fast_and_cleanly() {
         cognito: CognitoFault,
         error_type: &'static str,
         message: &'static str,
-        // Cognito writes expected: the new state, plus the restore after a failed send.
-        cognito_writes: usize,
+        // Cognito calls expected: the fresh read, the new state, the restore after a failed send.
+        cognito_calls: usize,
     }
     let send_failed = "We could not send your code. Please try again in a minute.";
     let store_failed = "We could not complete your sign-in. Please try again in a minute.";
@@ -450,42 +354,42 @@ async fn faults_fail_fast_and_cleanly() {
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_writes: 2,
+            cognito_calls: 3,
         },
         Case {
             ses: SesFault::ServerError,
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_writes: 2,
+            cognito_calls: 3,
         },
         Case {
             ses: SesFault::Rejected,
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_writes: 2,
+            cognito_calls: 3,
         },
         Case {
             ses: SesFault::Stall,
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_writes: 2,
+            cognito_calls: 3,
         },
         Case {
             ses: SesFault::Ok,
             cognito: CognitoFault::Throttled,
             error_type: "StoreFailed",
             message: store_failed,
-            cognito_writes: 2,
+            cognito_calls: 3,
         },
         Case {
             ses: SesFault::Ok,
             cognito: CognitoFault::Stall,
             error_type: "StoreFailed",
             message: store_failed,
-            cognito_writes: 2,
+            cognito_calls: 3,
         },
     ];
     let mut worst = Duration::ZERO;
@@ -517,7 +421,7 @@ async fn faults_fail_fast_and_cleanly() {
         if matches!(case.cognito, CognitoFault::Ok) {
             assert_eq!(
                 server.cognito_requests.load(Ordering::SeqCst),
-                case.cognito_writes,
+                case.cognito_calls,
                 "{:?}: state restored after the failed send",
                 case.ses
             );
@@ -529,7 +433,7 @@ async fn faults_fail_fast_and_cleanly() {
                 "{:?}",
                 case.cognito
             );
-            assert!(server.cognito_requests.load(Ordering::SeqCst) <= case.cognito_writes);
+            assert!(server.cognito_requests.load(Ordering::SeqCst) <= case.cognito_calls);
         }
     }
     println!("worst Create under faults: {worst:?}");

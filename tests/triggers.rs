@@ -3,8 +3,14 @@
 
 mod support;
 
-use cognito_email_otp::adapters::local::LocalUserStore;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cognito_email_otp::adapters::local::{LocalMailbox, LocalUserStore};
+use cognito_email_otp::domain::policy::UserRef;
+use cognito_email_otp::domain::state::{ChallengeState, WRITE_TAG_LEN};
+use cognito_email_otp::ports::{ChallengeStore, StateWrite, StoreError};
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
+use cognito_email_otp::triggers::App;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use support::{LocalApp, TestClock, local_app};
@@ -284,6 +290,68 @@ async fn hostile_events_are_refused_cleanly() {
         let out = app.handle(e).await.unwrap();
         assert_eq!(out["response"]["answerCorrect"], false);
     }
+}
+
+/// A store where, when armed, another Verify's write lands right after ours: the state as it was
+/// before our write, with one more attempt and that Verify's own tag (a parallel wrong guess).
+struct RacingStore {
+    inner: LocalUserStore,
+    armed: AtomicBool,
+}
+
+impl ChallengeStore for RacingStore {
+    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+        let before = self.inner.read(write.user).await?;
+        self.inner.write(write).await?;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            let mut other = ChallengeState::decode(&before.unwrap()).unwrap();
+            other.active.as_mut().unwrap().attempts += 1;
+            other.write_tag = Some([0xEE; WRITE_TAG_LEN]);
+            let encoded = other.encode();
+            self.inner
+                .write(&StateWrite {
+                    encoded: &encoded,
+                    ..*write
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+        self.inner.read(user).await
+    }
+}
+
+#[tokio::test]
+async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let config = support::config(&[("AUTH_FLOW", "passwordless")]);
+    let mailbox = LocalMailbox::new(dir.path().join("mailbox"), config.email_from.header_value());
+    let racing = RacingStore {
+        inner: LocalUserStore::new(dir.path().join("users.json"), "custom:authChallenge".into()),
+        armed: AtomicBool::new(false),
+    };
+    let app = App::new(config, mailbox, racing, &clock);
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let code = code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap();
+    app.store().armed.store(true, Ordering::SeqCst);
+    let step = sim.respond_custom(&mut s, &code, &[]).await;
+    assert!(
+        matches!(step, Ok(Step::CustomChallenge(_))),
+        "a raced answer is not accepted: {step:?}"
+    );
+    // The parallel write left the code active, with its attempt counted: the user retries.
+    let stored = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
+    let state = ChallengeState::decode(&stored).unwrap();
+    assert_eq!(state.active.unwrap().attempts, 1);
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
 }
 
 proptest! {

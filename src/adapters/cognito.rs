@@ -2,7 +2,8 @@
 //!
 //! One request per write, carrying the challenge attribute and, after a first successful code,
 //! `email_verified`. `AdminUpdateUserAttributes` is in Cognito's UserUpdate quota category: 25
-//! requests per second per account and Region, not adjustable.
+//! requests per second per account and Region, not adjustable. Reads (Verify's read-back) use
+//! `AdminGetUser`, in the UserRead category (120 per second, adjustable).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use tokio::sync::OnceCell;
 use tracing::instrument;
 
 use super::aws::{AwsContext, classify};
+use crate::domain::policy::UserRef;
 use crate::ports::{ChallengeStore, FailureKind, StateWrite, StoreError};
 
 /// Cognito error codes that will not succeed on a retry.
@@ -84,5 +86,26 @@ impl ChallengeStore for CognitoStore {
                 let (kind, detail) = classify(&e, REJECTED);
                 StoreError { kind, detail }
             })
+    }
+
+    #[instrument(name = "cognito.admin_get_user", skip_all)]
+    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client()
+            .await
+            .admin_get_user()
+            .user_pool_id(user.pool_id)
+            .username(user.username)
+            .send()
+            .await
+            .map_err(|e| {
+                let (kind, detail) = classify(&e, REJECTED);
+                StoreError { kind, detail }
+            })?;
+        Ok(out
+            .user_attributes()
+            .iter()
+            .find(|a| a.name() == self.attribute)
+            .and_then(|a| a.value().map(str::to_owned)))
     }
 }

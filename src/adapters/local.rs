@@ -8,6 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::domain::policy::UserRef;
 use crate::ports::{
     ChallengeStore, DeliveryError, FailureKind, Mailer, OutgoingEmail, StateWrite, StoreError,
 };
@@ -156,6 +157,21 @@ impl ChallengeStore for LocalUserStore {
         }
         self.save(&users)
             .map_err(|e| fail(FailureKind::Unavailable, format!("local store: {e}")))
+    }
+
+    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let users = self.load().map_err(|e| StoreError {
+            kind: FailureKind::Unavailable,
+            detail: format!("local store: {e}"),
+        })?;
+        match users.get(&Self::key(user.pool_id, user.username)) {
+            Some(attrs) => Ok(attrs.get(&self.attribute).cloned()),
+            None => Err(StoreError {
+                kind: FailureKind::Rejected,
+                detail: "UserNotFoundException: User does not exist.".into(),
+            }),
+        }
     }
 }
 

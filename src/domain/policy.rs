@@ -181,6 +181,7 @@ pub fn issue(
         state: ChallengeState {
             active: Some(active),
             sends,
+            write_tag: None,
         },
     }
 }
@@ -291,6 +292,7 @@ pub fn judge(
             state: ChallengeState {
                 active: None,
                 sends: state.sends.clone(),
+                write_tag: None,
             },
         }
     } else {

@@ -3,12 +3,13 @@
 //! Encoding: `v1.` followed by unpadded base64url of a fixed binary layout:
 //!
 //! ```text
-//! flags:u8 (bit 0: a code is active)
+//! flags:u8 (bit 0: a code is active; bit 1: a write tag follows)
+//! [if tagged] write_tag:[u8;8]
 //! [if active] nonce:[u8;12] digest:[u8;32] issued_at:u32 expires_at:u32 attempts:u8
 //! sends:u8, then that many send times as u32 (Unix seconds, oldest first)
 //! ```
 //!
-//! At the largest send limit (100) this is 610 characters; at the defaults about 110, well under
+//! At the largest send limit (100) this is 621 characters; at the defaults about 120, well under
 //! Cognito's 2,048-character cap. Anything that does not decode exactly (another format, a truncated
 //! or padded value, unknown flags, a value written by hand) is treated as "no state": the next
 //! sign-in simply issues a fresh code. Times are u32 Unix seconds, which last until 2106.
@@ -19,7 +20,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::code::{DIGEST_LEN, NONCE_LEN};
 
 const PREFIX: &str = "v1.";
-const FLAG_ACTIVE: u8 = 0b1;
+const FLAG_ACTIVE: u8 = 0b01;
+const FLAG_TAGGED: u8 = 0b10;
+/// The length of a [`ChallengeState::write_tag`].
+pub const WRITE_TAG_LEN: usize = 8;
 /// The most send times kept; more than the largest `SEND_LIMIT`, so the limit is always checkable.
 pub const MAX_SENDS: usize = 100;
 /// Cognito's cap on an attribute value.
@@ -48,22 +52,35 @@ pub struct ChallengeState {
     /// Times codes were sent, oldest first, for the send limit. Kept after a code is consumed,
     /// so signing in successfully does not reset the limit.
     pub sends: Vec<u32>,
+    /// A random tag set by the Verify that wrote this state, read back to learn whether another
+    /// write replaced it in the meantime (attributes have no conditional write). `None` otherwise.
+    pub write_tag: Option<[u8; WRITE_TAG_LEN]>,
 }
 
 impl ChallengeState {
     /// Encodes to the attribute value.
     pub fn encode(&self) -> String {
-        let mut out = Vec::with_capacity(64 + 4 * self.sends.len());
-        match &self.active {
-            Some(a) => {
-                out.push(FLAG_ACTIVE);
-                out.extend_from_slice(&a.nonce);
-                out.extend_from_slice(&a.digest);
-                out.extend_from_slice(&a.issued_at.to_be_bytes());
-                out.extend_from_slice(&a.expires_at.to_be_bytes());
-                out.push(a.attempts);
-            }
-            None => out.push(0),
+        let mut out = Vec::with_capacity(72 + 4 * self.sends.len());
+        let tag_flag = if self.write_tag.is_some() {
+            FLAG_TAGGED
+        } else {
+            0
+        };
+        let active_flag = if self.active.is_some() {
+            FLAG_ACTIVE
+        } else {
+            0
+        };
+        out.push(tag_flag | active_flag);
+        if let Some(tag) = &self.write_tag {
+            out.extend_from_slice(tag);
+        }
+        if let Some(a) = &self.active {
+            out.extend_from_slice(&a.nonce);
+            out.extend_from_slice(&a.digest);
+            out.extend_from_slice(&a.issued_at.to_be_bytes());
+            out.extend_from_slice(&a.expires_at.to_be_bytes());
+            out.push(a.attempts);
         }
         // Only the newest MAX_SENDS matter; older ones are outside any window we accept.
         let sends = &self.sends[self.sends.len().saturating_sub(MAX_SENDS)..];
@@ -81,23 +98,36 @@ impl ChallengeState {
         }
         let bytes = URL_SAFE_NO_PAD.decode(value.strip_prefix(PREFIX)?).ok()?;
         let mut r = Reader(&bytes);
-        let active = match r.u8()? {
-            0 => None,
-            FLAG_ACTIVE => Some(ActiveCode {
+        let flags = r.u8()?;
+        if flags & !(FLAG_ACTIVE | FLAG_TAGGED) != 0 {
+            return None;
+        }
+        let write_tag = if flags & FLAG_TAGGED != 0 {
+            Some(r.array()?)
+        } else {
+            None
+        };
+        let active = if flags & FLAG_ACTIVE != 0 {
+            Some(ActiveCode {
                 nonce: r.array()?,
                 digest: r.array()?,
                 issued_at: r.u32()?,
                 expires_at: r.u32()?,
                 attempts: r.u8()?,
-            }),
-            _ => return None,
+            })
+        } else {
+            None
         };
         let n = usize::from(r.u8()?);
         if n > MAX_SENDS {
             return None;
         }
         let sends = (0..n).map(|_| r.u32()).collect::<Option<Vec<_>>>()?;
-        r.0.is_empty().then_some(Self { active, sends })
+        r.0.is_empty().then_some(Self {
+            active,
+            sends,
+            write_tag,
+        })
     }
 }
 
@@ -138,6 +168,7 @@ mod tests {
                 attempts: 2,
             }),
             sends: (0..sends as u32).map(|i| 1_767_225_000 + i).collect(),
+            write_tag: None,
         }
     }
 
@@ -155,14 +186,24 @@ mod tests {
         let consumed = ChallengeState {
             active: None,
             sends: vec![1, 2, 3],
+            write_tag: Some([7; WRITE_TAG_LEN]),
         };
         assert_eq!(ChallengeState::decode(&consumed.encode()), Some(consumed));
+        let tagged = ChallengeState {
+            write_tag: Some([1, 2, 3, 4, 5, 6, 7, 8]),
+            ..sample(2)
+        };
+        assert_eq!(ChallengeState::decode(&tagged.encode()), Some(tagged));
     }
 
     #[test]
     fn stays_well_under_the_attribute_cap() {
-        let worst = sample(MAX_SENDS).encode();
-        assert!(worst.len() <= 610, "{}", worst.len());
+        let worst = ChallengeState {
+            write_tag: Some([0; WRITE_TAG_LEN]),
+            ..sample(MAX_SENDS)
+        }
+        .encode();
+        assert!(worst.len() <= 621, "{}", worst.len());
         assert!(
             sample(5).encode().len() <= 120,
             "{}",
@@ -190,6 +231,8 @@ mod tests {
             format!("v1.{}", "A".repeat(3000)),
             "v1.!!!!".into(),
             // flags with an unknown bit
+            format!("v1.{}", URL_SAFE_NO_PAD.encode([4u8, 0])),
+            // a tag flag without its tag
             format!("v1.{}", URL_SAFE_NO_PAD.encode([2u8, 0])),
             // more sends than allowed
             format!("v1.{}", URL_SAFE_NO_PAD.encode([0u8, 101])),
@@ -225,10 +268,12 @@ mod tests {
         fn arbitrary_states_round_trip(
             active in proptest::option::of((any::<[u8; 12]>(), any::<[u8; 32]>(), any::<u32>(), any::<u32>(), any::<u8>())),
             sends in proptest::collection::vec(any::<u32>(), 0..=MAX_SENDS),
+            write_tag in proptest::option::of(any::<[u8; WRITE_TAG_LEN]>()),
         ) {
             let s = ChallengeState {
                 active: active.map(|(nonce, digest, issued_at, expires_at, attempts)| ActiveCode { nonce, digest, issued_at, expires_at, attempts }),
                 sends,
+                write_tag,
             };
             prop_assert_eq!(ChallengeState::decode(&s.encode()), Some(s));
         }

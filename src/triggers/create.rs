@@ -4,6 +4,11 @@
 //! fails, nothing is sent. If the send fails, the previous state is written back (best effort,
 //! within the budget), so the next sign-in does not "reuse" a code nobody received and the failed
 //! send does not count against the limit.
+//!
+//! The stored state is read afresh before deciding. When Cognito retries a Create that timed out,
+//! it sends the same event again, whose `userAttributes` predate the first attempt's write; the
+//! fresh read lets the retry see the code already sent and reuse it, instead of mailing a second
+//! one. If the read fails or is slow, the event's copy is used (see `App::current_state`).
 
 use std::time::Duration;
 
@@ -77,10 +82,13 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             .get("email")
             .and_then(|e| EmailAddress::parse(e))
             .ok_or(TriggerError::NoEmail)?;
-        let prior = req
-            .user_attributes
-            .get(&self.config.challenge_attribute)
-            .and_then(|v| ChallengeState::decode(v));
+        let prior = self
+            .current_state(
+                head.user(),
+                req.user_attributes.get(&self.config.challenge_attribute),
+                budget,
+            )
+            .await;
         let ctx = CreateContext {
             now,
             first_round: !req.session.iter().flatten().any(|r| {

@@ -24,6 +24,7 @@ pub use error::TriggerError;
 
 use crate::config::Config;
 use crate::domain::policy::UserRef;
+use crate::domain::state::ChallengeState;
 use crate::ports::{ChallengeStore, Clock, Mailer};
 
 /// How long an invocation may take end to end. Cognito stops waiting at 5 s; this leaves room for
@@ -31,6 +32,10 @@ use crate::ports::{ChallengeStore, Clock, Mailer};
 pub const TRIGGER_BUDGET: Duration = Duration::from_millis(4000);
 /// The most a single store or mail call may take (matches the SDK operation timeout).
 pub const CALL_CAP: Duration = Duration::from_millis(1600);
+/// The most the fresh read of the stored state may take before the event's copy is used instead.
+/// Healthy in-region reads take tens of milliseconds; the cap keeps a write, a send and a restore
+/// inside the budget when Cognito is slow.
+pub const FRESH_READ_CAP: Duration = Duration::from_millis(300);
 
 /// The trigger sources this function serves.
 pub mod sources {
@@ -204,6 +209,32 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             )),
             other => Err(TriggerError::UnsupportedTrigger(short(other).to_owned())),
         }
+    }
+
+    /// The user's stored state, read afresh, or the event's copy (`from_event`) when the read fails
+    /// or takes longer than [`FRESH_READ_CAP`].
+    ///
+    /// Cognito reads `userAttributes` before invoking the trigger, and a retried invocation
+    /// carries the same, older copy. The fresh read lets a retried Create see the code it already
+    /// sent, and shrinks the window in which parallel answers all see the same attempt count.
+    async fn current_state(
+        &self,
+        user: UserRef<'_>,
+        from_event: Option<&String>,
+        budget: &Budget,
+    ) -> Option<ChallengeState> {
+        let value = match budget.run(FRESH_READ_CAP, self.store.read(user)).await {
+            Ok(Ok(value)) => value,
+            Ok(Err(e)) => {
+                warn!(kind = e.kind.as_str(), detail = %e.detail, "fresh read failed; using the event's attributes");
+                from_event.cloned()
+            }
+            Err(_) => {
+                warn!("fresh read too slow; using the event's attributes");
+                from_event.cloned()
+            }
+        };
+        value.as_deref().and_then(ChallengeState::decode)
     }
 
     /// A keyed hash of pool and username: stable per user, meaningless without the key, and not

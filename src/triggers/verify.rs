@@ -4,6 +4,14 @@
 //! A wrong answer is counted before Verify answers; a right one is consumed before it is accepted.
 //! If either write fails, the invocation fails with the same error in both cases, so a failing
 //! store tells a guesser nothing and no answer is accepted without being consumed.
+//!
+//! Parallel guesses: user attributes have no conditional write, so answers sent at the same time
+//! can all start from the same stored state. Verify therefore reads the state afresh instead of
+//! trusting the event's copy, stamps its write with a random tag, and reads the attribute back: if
+//! another write replaced it in between, the answers raced and this one is refused (`contended`)
+//! even when right. Of a burst of simultaneous answers only the last writer can be accepted, which
+//! keeps parallel guessing close to one guess per burst. The measured bound is in README
+//! ("Parallel guessing").
 
 use std::time::Duration;
 
@@ -16,7 +24,7 @@ use super::{
 };
 use crate::domain::policy::{self, VerifyInput, VerifyOutcome};
 use crate::domain::random;
-use crate::domain::state::ChallengeState;
+use crate::domain::state::{ChallengeState, WRITE_TAG_LEN};
 use crate::ports::{ChallengeStore, Clock, Mailer, StateWrite};
 
 /// The decoy waits about as long as a real Verify (one Cognito write in-region).
@@ -30,7 +38,14 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
     ) -> Result<Outcome, TriggerError> {
         let req: VerifyRequest = request(event)?;
         let head = header(event)?;
+        // The answer may be the code, so it is not echoed back: the returned event carries an empty
+        // `challengeAnswer` (Cognito reads only `response`; the field keeps its type).
         let answer_correct = |event: &mut Map<String, Value>, ok: bool| {
+            if let Some(Value::Object(r)) = event.get_mut("request")
+                && r.contains_key("challengeAnswer")
+            {
+                r.insert("challengeAnswer".into(), Value::String(String::new()));
+            }
             event.insert("response".into(), json!({ "answerCorrect": ok }));
         };
         if req.user_not_found {
@@ -42,10 +57,13 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             answer_correct(event, false);
             return Ok(Outcome::new("decoy", None));
         }
-        let state = req
-            .user_attributes
-            .get(&self.config.challenge_attribute)
-            .and_then(|v| ChallengeState::decode(v));
+        let state = self
+            .current_state(
+                head.user(),
+                req.user_attributes.get(&self.config.challenge_attribute),
+                budget,
+            )
+            .await;
         let input = VerifyInput {
             now: self.clock.now(),
             state: state.as_ref(),
@@ -73,7 +91,11 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
                     (true, Some(state), Outcome::new("answer_accepted", None))
                 }
             };
-        if let Some(next) = next {
+        let (mut correct, mut outcome) = (correct, outcome);
+        if let Some(mut next) = next {
+            let mut tag = [0u8; WRITE_TAG_LEN];
+            random::fill(&mut tag);
+            next.write_tag = Some(tag);
             let encoded = next.encode();
             let mark_email_verified = correct
                 && req
@@ -90,6 +112,18 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
                 .run(CALL_CAP, self.store.write(&write))
                 .await
                 .unwrap_or_else(|_| Err(over_budget::store()))?;
+            let stored = budget
+                .run(CALL_CAP, self.store.read(user))
+                .await
+                .unwrap_or_else(|_| Err(over_budget::store()))?;
+            let still_ours = stored
+                .as_deref()
+                .and_then(ChallengeState::decode)
+                .is_some_and(|s| s.write_tag == Some(tag));
+            if !still_ours {
+                correct = false;
+                outcome = Outcome::new("answer_rejected", Some("contended"));
+            }
         }
         answer_correct(event, correct);
         Ok(outcome)

@@ -9,7 +9,9 @@ use cognito_email_otp::config::Config;
 use cognito_email_otp::ports::Clock;
 use cognito_email_otp::triggers::App;
 
+pub mod lambda;
 pub mod moto;
+pub mod pool;
 
 /// A clock that says whatever the test sets.
 #[derive(Debug, Default)]

@@ -4,8 +4,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sesv2::config::{Credentials, Region};
@@ -16,7 +16,7 @@ use serde_json::Value;
 pub struct Moto {
     child: Child,
     pub endpoint: String,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 fn free_port() -> u16 {
@@ -110,74 +110,104 @@ pub fn aws_at(endpoint: &str) -> Arc<AwsContext> {
 }
 
 /// How the fault server answers SES.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SesFault {
+    /// Healthy: forwarded upstream when there is one, else a canned success.
     Ok,
+    /// HTTP 429 `TooManyRequestsException`.
     Throttled,
+    /// HTTP 500.
     ServerError,
+    /// HTTP 400 `MessageRejected` (an unverified sender).
     Rejected,
+    /// Accepts the connection and never answers.
     Stall,
 }
 
 /// How the fault server answers Cognito.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CognitoFault {
+    /// Healthy: forwarded upstream when there is one, else a canned success.
     Ok,
+    /// Every call: `TooManyRequestsException`.
     Throttled,
+    /// Every call accepted and never answered.
     Stall,
+    /// Only `AdminUpdateUserAttributes` fails (throttled); reads pass.
+    WritesThrottled,
 }
 
-/// A loopback HTTP server standing in for SES and Cognito at once, failing as told.
+/// A loopback HTTP server standing in for SES and Cognito at once, failing as told: either on
+/// its own (healthy calls get a canned success) or as a proxy in front of moto (healthy calls are
+/// forwarded). The faults can be switched while a function is running.
 pub struct FaultServer {
     pub endpoint: String,
+    faults: Arc<Mutex<(SesFault, CognitoFault)>>,
     pub ses_requests: Arc<AtomicUsize>,
     pub cognito_requests: Arc<AtomicUsize>,
     /// The bodies of the SES requests received.
-    pub ses_bodies: Arc<std::sync::Mutex<Vec<String>>>,
+    pub ses_bodies: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    upstream: Option<SocketAddr>,
+    faults: Arc<Mutex<(SesFault, CognitoFault)>>,
+    ses_requests: Arc<AtomicUsize>,
+    cognito_requests: Arc<AtomicUsize>,
+    ses_bodies: Arc<Mutex<Vec<String>>>,
 }
 
 impl FaultServer {
+    /// A stand-alone server: healthy calls get a canned success.
     pub fn start(ses: SesFault, cognito: CognitoFault) -> Self {
+        Self::launch(None, ses, cognito)
+    }
+
+    /// A proxy in front of `moto`, healthy until told otherwise.
+    pub fn proxy(moto: &Moto) -> Self {
+        Self::launch(Some(moto.addr), SesFault::Ok, CognitoFault::Ok)
+    }
+
+    /// Switches the faults for the requests that arrive from now on.
+    pub fn set(&self, ses: SesFault, cognito: CognitoFault) {
+        *self.faults.lock().unwrap() = (ses, cognito);
+    }
+
+    fn launch(upstream: Option<SocketAddr>, ses: SesFault, cognito: CognitoFault) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let ses_requests = Arc::new(AtomicUsize::new(0));
-        let cognito_requests = Arc::new(AtomicUsize::new(0));
-        let ses_bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (sr, cr, sb) = (
-            ses_requests.clone(),
-            cognito_requests.clone(),
-            ses_bodies.clone(),
-        );
+        let shared = Shared {
+            upstream,
+            faults: Arc::new(Mutex::new((ses, cognito))),
+            ses_requests: Arc::new(AtomicUsize::new(0)),
+            cognito_requests: Arc::new(AtomicUsize::new(0)),
+            ses_bodies: Arc::new(Mutex::new(Vec::new())),
+        };
+        let server = Self {
+            endpoint,
+            faults: shared.faults.clone(),
+            ses_requests: shared.ses_requests.clone(),
+            cognito_requests: shared.cognito_requests.clone(),
+            ses_bodies: shared.ses_bodies.clone(),
+        };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (sr, cr, sb) = (sr.clone(), cr.clone(), sb.clone());
-                std::thread::spawn(move || serve(stream, ses, cognito, &sr, &cr, &sb));
+                let shared = shared.clone();
+                std::thread::spawn(move || serve(stream, &shared));
             }
         });
-        Self {
-            endpoint,
-            ses_requests,
-            cognito_requests,
-            ses_bodies,
-        }
+        server
     }
 }
 
-fn serve(
-    mut s: TcpStream,
-    ses: SesFault,
-    cognito: CognitoFault,
-    sr: &AtomicUsize,
-    cr: &AtomicUsize,
-    sb: &std::sync::Mutex<Vec<String>>,
-) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-    // Read one request: headers, then Content-Length bytes.
+/// Reads one HTTP request: the head (lower-cased copy and raw bytes) and the body.
+fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let header_end = loop {
         match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -198,12 +228,51 @@ fn serve(
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
+    let body = buf.split_off(header_end);
+    Some((head, buf, body))
+}
+
+/// Sends the request upstream with `Connection: close` and relays the whole answer.
+fn forward(client: &mut TcpStream, upstream: SocketAddr, raw_head: &[u8], body: &[u8]) {
+    let head = String::from_utf8_lossy(raw_head);
+    let mut out = String::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    let Ok(mut up) = TcpStream::connect(upstream) else {
+        return;
+    };
+    let _ = up.write_all(out.as_bytes());
+    let _ = up.write_all(body);
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    let _ = client.write_all(&answer);
+}
+
+fn serve(mut s: TcpStream, shared: &Shared) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let Some((head, raw_head, body)) = read_request(&mut s) else {
+        return;
+    };
+    let (ses, cognito) = *shared.faults.lock().unwrap();
     let is_ses = head.starts_with("post /v2/email");
-    let (status, body, stall) = if is_ses {
-        sr.fetch_add(1, Ordering::SeqCst);
-        sb.lock()
+    let is_write = head.contains("adminupdateuserattributes");
+    let throttled_cognito = (
+        400,
+        r#"{"__type":"TooManyRequestsException","message":"Rate exceeded"}"#,
+        false,
+    );
+    let (status, answer, stall) = if is_ses {
+        shared.ses_requests.fetch_add(1, Ordering::SeqCst);
+        shared
+            .ses_bodies
+            .lock()
             .unwrap()
-            .push(String::from_utf8_lossy(&buf[header_end..]).into_owned());
+            .push(String::from_utf8_lossy(&body).into_owned());
         match ses {
             SesFault::Ok => (200, r#"{"MessageId":"fault-server-1"}"#, false),
             SesFault::Throttled => (
@@ -220,20 +289,21 @@ fn serve(
             SesFault::Stall => (0, "", true),
         }
     } else {
-        cr.fetch_add(1, Ordering::SeqCst);
+        shared.cognito_requests.fetch_add(1, Ordering::SeqCst);
         match cognito {
             CognitoFault::Ok => (200, "{}", false),
-            CognitoFault::Throttled => (
-                400,
-                r#"{"__type":"TooManyRequestsException","message":"Rate exceeded"}"#,
-                false,
-            ),
+            CognitoFault::WritesThrottled if !is_write => (200, "{}", false),
+            CognitoFault::Throttled | CognitoFault::WritesThrottled => throttled_cognito,
             CognitoFault::Stall => (0, "", true),
         }
     };
     if stall {
         // Accept the connection and never answer.
         std::thread::sleep(Duration::from_secs(30));
+        return;
+    }
+    if let (200, Some(upstream)) = (status, shared.upstream) {
+        forward(&mut s, upstream, &raw_head, &body);
         return;
     }
     let error_type = match (is_ses, status) {
@@ -244,7 +314,7 @@ fn serve(
     };
     let _ = write!(
         s,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nx-amzn-ErrorType: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nx-amzn-ErrorType: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
     );
 }

@@ -1,0 +1,727 @@
+//! End to end: the release binary, started the way Lambda starts it (a Lambda Runtime API on
+//! 127.0.0.1, see `support/lambda.rs`), with its AWS SDK pointed at moto server (Cognito IDP and
+//! SES v2 over real HTTP) through a fault-injecting proxy. Cognito's part is played by the
+//! simulator, reading each user back from the pool (AdminGetUser) before every trigger; emails are
+//! read back from moto.
+//!
+//! Figures (worst invocation time per fault, the parallel-guess bound) are printed; run with
+//! `cargo test --release --test e2e -- --nocapture` to see them.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use cognito_email_otp::domain::state::ChallengeState;
+use cognito_email_otp::simulator::{
+    CognitoSim, Invoker, SignInError, Step, code_from_email, wrong_code,
+};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+use serde_json::{Value, json};
+use support::lambda::{Lambda, Mode, Reply, lambda_env};
+use support::moto::{CognitoFault, FaultServer, Moto, SesFault};
+use support::pool::{Cognito, PoolDirectory, add_user, attributes, set_up};
+
+/// Cognito gives up on a trigger after 5 s.
+const COGNITO_LIMIT: Duration = Duration::from_secs(5);
+
+/// moto with a pool and a user, and the fault proxy the function talks to.
+struct World {
+    moto: Moto,
+    proxy: FaultServer,
+    cognito: Cognito,
+    pool_id: String,
+    username: String,
+}
+
+impl World {
+    async fn new() -> Self {
+        let moto = Moto::start();
+        let (cognito, pool_id, username) = set_up(&moto.aws()).await;
+        let proxy = FaultServer::proxy(&moto);
+        Self {
+            moto,
+            proxy,
+            cognito,
+            pool_id,
+            username,
+        }
+    }
+
+    /// The function's environment: AWS through the proxy, plus `config`.
+    /// Both flows are enabled unless `config` says otherwise.
+    fn env(&self, config: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut all = vec![("AUTH_FLOW", "both")];
+        all.extend_from_slice(config);
+        lambda_env(&self.proxy.endpoint, &all)
+    }
+
+    fn sim<I: Invoker>(&self, invoker: I) -> CognitoSim<I, PoolDirectory> {
+        CognitoSim {
+            invoker,
+            directory: PoolDirectory {
+                cognito: self.cognito.clone(),
+                pool_id: self.pool_id.clone(),
+            },
+            pool_id: self.pool_id.clone(),
+            client_id: "3n4b5v6c7x8z9a0s1d2f3g4h5j".into(),
+        }
+    }
+
+    /// Bodies of every email moto delivered, oldest first.
+    fn emails(&self) -> Vec<String> {
+        self.moto
+            .sent_emails()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    fn last_code(&self) -> String {
+        code_from_email(self.emails().last().expect("an email")).expect("a code in the email")
+    }
+
+    async fn stored(&self, username: &str) -> String {
+        attributes(&self.cognito, &self.pool_id, username)
+            .await
+            .get("custom:authChallenge")
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Starts a sign-in; for `mfa`, answers the password step first.
+async fn begin<I: Invoker>(
+    sim: &CognitoSim<I, PoolDirectory>,
+    user: &str,
+    with_password: bool,
+) -> Result<(cognito_email_otp::simulator::SignIn, Step), SignInError> {
+    let (mut s, step) = sim.initiate_auth(user, with_password).await?;
+    if with_password {
+        assert_eq!(step, Step::PasswordVerifier);
+        let step = sim.respond_password(&mut s, true).await?;
+        return Ok((s, step));
+    }
+    Ok((s, step))
+}
+
+fn is_challenge(step: &Result<Step, SignInError>) -> bool {
+    matches!(step, Ok(Step::CustomChallenge(_)))
+}
+
+/// Asserts that no code appears in what the function logged or answered, or in the attribute.
+fn assert_no_code_leaks(lambda: &Lambda, codes: &[String], stored: &[String]) {
+    let output = lambda.output();
+    let answers = lambda.answers_text();
+    assert!(!output.is_empty() && !answers.is_empty());
+    for code in codes {
+        assert!(!output.contains(code.as_str()), "a code in the logs");
+        assert!(
+            !answers.contains(code.as_str()),
+            "a code in a trigger answer"
+        );
+        for s in stored {
+            assert!(!s.contains(code.as_str()), "a code in the attribute");
+        }
+    }
+}
+
+/// The per-invocation log lines' `outcome` and `reason`, in order.
+fn outcomes(lambda: &Lambda) -> Vec<(String, String)> {
+    lambda
+        .invocation_lines()
+        .iter()
+        .map(|l| {
+            (
+                l["outcome"].as_str().unwrap_or_default().to_owned(),
+                l["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn both_flows_with_a_fresh_process_for_every_invocation() {
+    let w = World::new().await;
+    let lambda = Lambda::start(
+        Mode::FreshPerInvocation,
+        w.env(&[("CODE_LENGTH", "8"), ("RESEND_COOLDOWN_SECONDS", "0")]),
+    )
+    .await;
+    let sim = w.sim(&lambda);
+    let mut codes = Vec::new();
+    let mut stored = Vec::new();
+    for with_password in [true, false] {
+        let sent = w.emails().len();
+        let (mut s, step) = begin(&sim, &w.username, with_password).await.unwrap();
+        let Step::CustomChallenge(public) = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!(public["destination"], "m***@e***.org");
+        assert_eq!(public["codeLength"], "8");
+        assert_eq!(w.emails().len(), sent + 1, "one email");
+        let code = w.last_code();
+        assert_eq!(code.len(), 8);
+        stored.push(w.stored(&w.username).await);
+        // A wrong answer: a retry round, no new email; then the right one.
+        let step = sim.respond_custom(&mut s, &wrong_code(&code), &[]).await;
+        assert!(is_challenge(&step), "{step:?}");
+        assert_eq!(w.emails().len(), sent + 1, "a retry round sends nothing");
+        assert_eq!(
+            sim.respond_custom(&mut s, &code, &[]).await,
+            Ok(Step::Tokens)
+        );
+        let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
+        assert_eq!(attrs["email_verified"], "true");
+        stored.push(attrs["custom:authChallenge"].clone());
+        assert!(
+            ChallengeState::decode(&attrs["custom:authChallenge"])
+                .unwrap()
+                .active
+                .is_none()
+        );
+        // Single use: the consumed code does not open a new sign-in.
+        let (mut again, _) = begin(&sim, &w.username, with_password).await.unwrap();
+        let step = sim.respond_custom(&mut again, &code, &[]).await;
+        assert!(is_challenge(&step), "a used code is refused: {step:?}");
+        codes.push(code);
+        codes.push(w.last_code());
+    }
+    // No state in memory: every invocation had its own process.
+    let invocations = lambda.records.lock().unwrap().len();
+    assert!(invocations >= 14);
+    assert_eq!(lambda.processes(), invocations);
+    assert!(lambda.slowest() < COGNITO_LIMIT, "{:?}", lambda.slowest());
+    assert_no_code_leaks(&lambda, &codes, &stored);
+    // The log line of every invocation names the trigger and the outcome, and no email address.
+    let lines = lambda.invocation_lines();
+    assert_eq!(lines.len(), invocations);
+    assert!(lines.iter().all(|l| l["trigger"].is_string()
+        && l["outcome"].is_string()
+        && l["duration_ms"].is_number()));
+    assert!(!lambda.output().contains("maria.rossi"));
+    println!(
+        "fresh-process sign-ins: {invocations} invocations, {invocations} processes, slowest {:?}",
+        lambda.slowest()
+    );
+}
+
+/// Wraps an invoker so that every Create is delivered twice, as when Cognito times out and
+/// retries: the first answer is lost, the second is used.
+struct RetryingCreate<'a>(&'a Lambda);
+
+impl Invoker for RetryingCreate<'_> {
+    async fn invoke(&self, event: Value) -> Result<Value, String> {
+        if event["triggerSource"] == "CreateAuthChallenge_Authentication" {
+            let _ = self.0.invoke(event.clone()).await;
+        }
+        self.0.invoke(event).await
+    }
+}
+
+#[tokio::test]
+async fn retried_create_cooldown_reuse_and_resend() {
+    let w = World::new().await;
+    let lambda = Lambda::start(Mode::FreshPerInvocation, w.env(&[])).await;
+    // Cognito retrying Create for the same round: one email, and its code works.
+    let retrying = w.sim(RetryingCreate(&lambda));
+    let (mut s, _) = begin(&retrying, &w.username, true).await.unwrap();
+    assert_eq!(
+        w.emails().len(),
+        1,
+        "the retried Create sent no second email"
+    );
+    let code = w.last_code();
+    // Within the cooldown a new sign-in reuses the code: no email, and the code answers it.
+    let sim = w.sim(&lambda);
+    let (mut other, _) = begin(&sim, &w.username, true).await.unwrap();
+    assert_eq!(w.emails().len(), 1, "reused within the cooldown");
+    assert_eq!(
+        sim.respond_custom(&mut other, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    // ...and only once.
+    let step = retrying.respond_custom(&mut s, &code, &[]).await;
+    assert!(is_challenge(&step), "{step:?}");
+
+    // Resend (no cooldown): a new code goes out and replaces the old one.
+    let lambda = Lambda::start(
+        Mode::FreshPerInvocation,
+        w.env(&[("RESEND_COOLDOWN_SECONDS", "0")]),
+    )
+    .await;
+    let sim = w.sim(&lambda);
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let first = w.last_code();
+    let sent = w.emails().len();
+    let step = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await;
+    assert!(is_challenge(&step), "{step:?}");
+    assert_eq!(w.emails().len(), sent + 1, "resend sends a new code");
+    let second = w.last_code();
+    if first != second {
+        let step = sim.respond_custom(&mut s, &first, &[]).await;
+        assert!(is_challenge(&step), "the replaced code is refused");
+    }
+    assert_eq!(
+        sim.respond_custom(&mut s, &second, &[]).await,
+        Ok(Step::Tokens)
+    );
+}
+
+#[tokio::test]
+async fn attempt_limit_and_send_limit() {
+    let w = World::new().await;
+    let lambda = Lambda::start(
+        Mode::Warm,
+        w.env(&[
+            ("MAX_ATTEMPTS", "3"),
+            ("RESEND_COOLDOWN_SECONDS", "0"),
+            ("SEND_LIMIT", "3"),
+        ]),
+    )
+    .await;
+    let sim = w.sim(&lambda);
+    // MAX_ATTEMPTS wrong answers end the sign-in.
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let code = w.last_code();
+    let wrong = wrong_code(&code);
+    assert!(is_challenge(&sim.respond_custom(&mut s, &wrong, &[]).await));
+    assert!(is_challenge(&sim.respond_custom(&mut s, &wrong, &[]).await));
+    assert_eq!(
+        sim.respond_custom(&mut s, &wrong, &[]).await,
+        Err(SignInError::NotAuthorized)
+    );
+    let state = ChallengeState::decode(&w.stored(&w.username).await).unwrap();
+    assert_eq!(state.active.unwrap().attempts, 3);
+    // The exhausted code is dead in a new sign-in too (which sends a fresh one).
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    assert_eq!(w.emails().len(), 2);
+    let step = sim.respond_custom(&mut s, &code, &[]).await;
+    assert!(is_challenge(&step), "{step:?}");
+    // The send limit: a third email, then a user-safe refusal and no fourth email.
+    begin(&sim, &w.username, false).await.unwrap();
+    assert_eq!(w.emails().len(), 3);
+    let err = begin(&sim, &w.username, false).await.unwrap_err();
+    assert_eq!(
+        err,
+        SignInError::TriggerFailed(
+            "CreateAuthChallenge failed with error Too many codes were requested. Please wait a while before trying again.".into()
+        )
+    );
+    assert_eq!(w.emails().len(), 3);
+    // The first sign-in: three answers judged wrong, then Define refused the session.
+    let log = outcomes(&lambda);
+    let refused = log
+        .iter()
+        .position(|(o, r)| o == "refused_session" && r == "too_many_attempts")
+        .expect("the session was refused");
+    let wrong_answers = log[..refused]
+        .iter()
+        .filter(|(o, r)| o == "answer_rejected" && r == "wrong")
+        .count();
+    assert_eq!(wrong_answers, 3, "{log:?}");
+    assert_eq!(lambda.processes(), 1);
+}
+
+#[tokio::test]
+async fn codes_expire() {
+    let w = World::new().await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[("CODE_TTL_SECONDS", "30")])).await;
+    let sim = w.sim(&lambda);
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let code = w.last_code();
+    // Real time: the process reads the system clock, as in Lambda.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let step = sim.respond_custom(&mut s, &code, &[]).await;
+    assert!(is_challenge(&step), "an expired code is refused: {step:?}");
+    assert!(
+        outcomes(&lambda)
+            .iter()
+            .any(|(o, r)| o == "answer_rejected" && r == "expired"),
+        "{:?}",
+        outcomes(&lambda)
+    );
+}
+
+#[tokio::test]
+async fn unknown_users_get_a_decoy_and_no_aws_call() {
+    let w = World::new().await;
+    let lambda = Lambda::start(Mode::FreshPerInvocation, w.env(&[])).await;
+    let sim = w.sim(&lambda);
+    let (_, real) = begin(&sim, &w.username, false).await.unwrap();
+    let Step::CustomChallenge(real) = real else {
+        panic!("{real:?}")
+    };
+    let (ses_calls, cognito_calls) = (
+        w.proxy.ses_requests.load(Ordering::SeqCst),
+        w.proxy.cognito_requests.load(Ordering::SeqCst),
+    );
+    let emails = w.emails().len();
+    let (mut s, step) = begin(&sim, "nobody@example.org", false).await.unwrap();
+    let Step::CustomChallenge(public) = step else {
+        panic!("{step:?}")
+    };
+    // The same shape as a real challenge.
+    assert_eq!(
+        public.keys().collect::<Vec<_>>(),
+        real.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(public["codeLength"], real["codeLength"]);
+    assert!(public["destination"].contains("***@"));
+    for _ in 0..2 {
+        assert!(is_challenge(
+            &sim.respond_custom(&mut s, "123456", &[]).await
+        ));
+    }
+    assert_eq!(
+        sim.respond_custom(&mut s, "123456", &[]).await,
+        Err(SignInError::NotAuthorized)
+    );
+    assert_eq!(w.emails().len(), emails, "no email for an unknown user");
+    assert_eq!(w.proxy.ses_requests.load(Ordering::SeqCst), ses_calls);
+    assert_eq!(
+        w.proxy.cognito_requests.load(Ordering::SeqCst),
+        cognito_calls
+    );
+    assert!(outcomes(&lambda).iter().any(|(o, _)| o == "decoy"));
+}
+
+#[tokio::test]
+async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
+    let w = World::new().await;
+    let lambda = Lambda::start(
+        Mode::Warm,
+        w.env(&[("RESEND_COOLDOWN_SECONDS", "0"), ("SEND_LIMIT", "100")]),
+    )
+    .await;
+    let sim = w.sim(&lambda);
+    let send_failed = "CreateAuthChallenge failed with error We could not send your code. Please try again in a minute.";
+    let create_store_failed = "CreateAuthChallenge failed with error We could not complete your sign-in. Please try again in a minute.";
+    let verify_store_failed = "VerifyAuthChallengeResponse failed with error We could not complete your sign-in. Please try again in a minute.";
+    let create_faults = [
+        (SesFault::Throttled, CognitoFault::Ok, send_failed),
+        (SesFault::ServerError, CognitoFault::Ok, send_failed),
+        (SesFault::Rejected, CognitoFault::Ok, send_failed),
+        (SesFault::Stall, CognitoFault::Ok, send_failed),
+        (SesFault::Ok, CognitoFault::Throttled, create_store_failed),
+        (SesFault::Ok, CognitoFault::Stall, create_store_failed),
+    ];
+    let mut report = Vec::new();
+    for (ses, cognito, message) in create_faults {
+        w.proxy.set(ses, cognito);
+        lambda.reset_records();
+        let emails = w.emails().len();
+        let ses_bodies = w.proxy.ses_bodies.lock().unwrap().len();
+        let err = begin(&sim, &w.username, false).await.unwrap_err();
+        assert_eq!(
+            err,
+            SignInError::TriggerFailed(message.into()),
+            "{ses:?}/{cognito:?}"
+        );
+        let worst = lambda.slowest();
+        assert!(worst < COGNITO_LIMIT, "{ses:?}/{cognito:?}: {worst:?}");
+        report.push((format!("{ses:?}/{cognito:?}"), worst));
+        assert_eq!(w.emails().len(), emails, "nothing delivered");
+        // A code that reached a failing SES is never accepted later.
+        let attempted: Vec<String> = w.proxy.ses_bodies.lock().unwrap()[ses_bodies..]
+            .iter()
+            .filter_map(|b| {
+                let v: Value = serde_json::from_str(b).ok()?;
+                code_from_email(v["Content"]["Simple"]["Body"]["Text"]["Data"].as_str()?)
+            })
+            .collect();
+        // The fault clears: the same process signs the user in.
+        w.proxy.set(SesFault::Ok, CognitoFault::Ok);
+        let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+        let code = w.last_code();
+        for old in attempted.iter().filter(|c| **c != code) {
+            let step = sim.respond_custom(&mut s, old, &[]).await;
+            assert!(is_challenge(&step), "{ses:?}/{cognito:?}: {step:?}");
+        }
+        assert_eq!(
+            sim.respond_custom(&mut s, &code, &[]).await,
+            Ok(Step::Tokens),
+            "{ses:?}/{cognito:?}"
+        );
+    }
+    // The Cognito write failing while a right answer is consumed: refused, and usable later.
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let code = w.last_code();
+    w.proxy.set(SesFault::Ok, CognitoFault::WritesThrottled);
+    lambda.reset_records();
+    let err = sim.respond_custom(&mut s, &code, &[]).await.unwrap_err();
+    assert_eq!(err, SignInError::TriggerFailed(verify_store_failed.into()));
+    report.push(("consume write throttled".into(), lambda.slowest()));
+    assert!(lambda.slowest() < COGNITO_LIMIT);
+    w.proxy.set(SesFault::Ok, CognitoFault::Ok);
+    let (mut s, _) = sim.initiate_auth(&w.username, false).await.unwrap();
+    let code = w.last_code();
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    let mut lambda = lambda;
+    assert!(
+        lambda.is_running() && lambda.processes() == 1,
+        "one process throughout"
+    );
+    for (fault, worst) in &report {
+        println!(
+            "fault {fault:<28} worst invocation {:>7.1} ms",
+            worst.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_payloads_through_the_runtime_api() {
+    let w = World::new().await;
+    let mut lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
+    let define: Value = serde_json::from_str(
+        &std::fs::read_to_string("events/define/passwordless-start.json").unwrap(),
+    )
+    .unwrap();
+    let mut payloads: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"not json".to_vec(),
+        b"{\"triggerSource\":".to_vec(),
+        "[".repeat(200_000).into_bytes(),
+        format!("{}{}", "{\"a\":".repeat(50_000), "}".repeat(50_000)).into_bytes(),
+        json!({"triggerSource": 12}).to_string().into_bytes(),
+        json!({"triggerSource": "x".repeat(5_000_000)})
+            .to_string()
+            .into_bytes(),
+        json!({"triggerSource": "CustomMessage_SignUp"})
+            .to_string()
+            .into_bytes(),
+    ];
+    let mut e = define.clone();
+    e["request"]["session"] = json!("not a list");
+    payloads.push(e.to_string().into_bytes());
+    let mut e = define.clone();
+    e["request"]["userAttributes"]["email"] = json!("a".repeat(1_000_000));
+    payloads.push(e.to_string().into_bytes());
+    for p in &payloads {
+        let reply = lambda.invoke_raw(p.clone()).await;
+        assert!(
+            matches!(reply, Some(Reply::Error { .. }) | Some(Reply::Response(_))),
+            "{}: {reply:?}",
+            String::from_utf8_lossy(&p[..p.len().min(60)])
+        );
+        if let Some(Reply::Response(v)) = &reply {
+            assert_ne!(v["response"]["issueTokens"], json!(true));
+        }
+        // Our own errors are short; the runtime's own deserialisation error quotes a path.
+        if let Some(Reply::Error {
+            error_type,
+            message,
+        }) = &reply
+            && ["InvalidEvent", "UnsupportedTrigger"].contains(&error_type.as_str())
+        {
+            assert!(message.len() < 300, "{}", &message[..300]);
+        }
+        assert!(lambda.is_running(), "the process survived");
+    }
+    // Arbitrary answers to a live challenge: never accepted. Sampled from a proptest strategy.
+    let sim = w.sim(&lambda);
+    let (s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let code = w.last_code();
+    let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
+    let mut runner = TestRunner::deterministic();
+    let answers = proptest::prop_oneof![
+        ".{0,40}",
+        "[0-9]{0,12}",
+        "[٠-٩]{6}",
+        proptest::string::string_regex("[0-9a-z ]{1000,5000}").unwrap(),
+    ];
+    let mut cases = 0;
+    for _ in 0..64 {
+        let answer = answers.new_tree(&mut runner).unwrap().current();
+        if answer == code {
+            continue;
+        }
+        let event = verify_event(&w, &s, &attrs, &json!(answer));
+        let Some(Reply::Response(out)) = lambda.invoke_raw(event.to_string().into_bytes()).await
+        else {
+            panic!("no response for {answer:?}")
+        };
+        assert_eq!(out["response"]["answerCorrect"], false, "{answer:?}");
+        cases += 1;
+    }
+    for answer in [
+        json!(12345678),
+        json!(null),
+        json!(["x"]),
+        json!({"a": code}),
+    ] {
+        let event = verify_event(&w, &s, &attrs, &answer);
+        let reply = lambda.invoke_raw(event.to_string().into_bytes()).await;
+        assert!(
+            !matches!(&reply, Some(Reply::Response(v)) if v["response"]["answerCorrect"] == true),
+            "{answer}: {reply:?}"
+        );
+    }
+    assert!(lambda.is_running());
+    println!(
+        "hostile payloads: {} raw, {cases} sampled answers",
+        payloads.len()
+    );
+}
+
+/// A Verify event for the sign-in `s`, with `attrs` as Cognito read them.
+fn verify_event(
+    w: &World,
+    s: &cognito_email_otp::simulator::SignIn,
+    attrs: &std::collections::BTreeMap<String, String>,
+    answer: &Value,
+) -> Value {
+    json!({
+        "version": "1",
+        "triggerSource": "VerifyAuthChallengeResponse_Authentication",
+        "region": "eu-west-1",
+        "userPoolId": w.pool_id,
+        "userName": w.username,
+        "callerContext": {"awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": "client"},
+        "request": {
+            "userAttributes": attrs,
+            "privateChallengeParameters": s.private_parameters(),
+            "challengeAnswer": answer,
+            "clientMetadata": {},
+            "userNotFound": false,
+        },
+        "response": {"answerCorrect": null},
+    })
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_reported_as_an_init_error() {
+    let mut env = lambda_env("http://127.0.0.1:9", &[("AUTH_FLOW", "sms")]);
+    env.retain(|(k, _)| k != "CODE_HMAC_KEY");
+    let lambda = Lambda::start(Mode::FreshPerInvocation, env).await;
+    let reply = lambda.invoke_raw(b"{}".to_vec()).await;
+    let Some(Reply::InitError {
+        error_type,
+        message,
+    }) = reply
+    else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(error_type, "Runtime.ConfigError");
+    assert!(
+        message.contains("CODE_HMAC_KEY") && message.contains("AUTH_FLOW"),
+        "{message}"
+    );
+    assert!(!lambda.output().contains("panicked"));
+}
+
+/// N wrong answers at once, from N warm execution environments, all built from one read of the
+/// user (the worst case: every request read the attribute before any write landed). Then wrong
+/// answers one at a time until the code is exhausted. Counts how many answers were judged in all.
+#[tokio::test]
+async fn parallel_guessing_is_bounded() {
+    const N: usize = 8;
+    const TRIALS: usize = 4;
+    const MAX_ATTEMPTS: usize = 3;
+    let w = World::new().await;
+    let env = w.env(&[("RESEND_COOLDOWN_SECONDS", "0"), ("SEND_LIMIT", "100")]);
+    let mut envs = Vec::new();
+    for _ in 0..N {
+        envs.push(Lambda::start(Mode::Warm, env.clone()).await);
+    }
+    let judged = |lambdas: &[Lambda]| {
+        lambdas
+            .iter()
+            .flat_map(outcomes)
+            .filter(|(o, r)| o == "answer_rejected" && r == "wrong")
+            .count()
+    };
+    let mut worst_beyond = 0usize;
+    let mut in_burst = Vec::new();
+    let mut accepted_in_right_bursts = Vec::new();
+    for trial in 0..TRIALS {
+        // A fresh code.
+        let sim = w.sim(&envs[0]);
+        let (s, _) = begin(&sim, &w.username, false).await.unwrap();
+        let code = w.last_code();
+        let before = judged(&envs);
+        let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
+        let burst = envs.iter().enumerate().map(|(i, l)| {
+            // Distinct wrong answers.
+            let guess = format!(
+                "{:06}",
+                (code.parse::<u32>().unwrap() + 1 + i as u32) % 1_000_000
+            );
+            let event = verify_event(&w, &s, &attrs, &json!(guess));
+            async move { l.invoke(event).await }
+        });
+        for r in futures::future::join_all(burst).await {
+            assert_eq!(r.unwrap()["response"]["answerCorrect"], false);
+        }
+        let burst_judged = judged(&envs) - before;
+        // Then one at a time, each from a fresh read, until the code is exhausted.
+        let mut sequential = 0;
+        loop {
+            let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
+            let state = ChallengeState::decode(&attrs["custom:authChallenge"]).unwrap();
+            if usize::from(state.active.unwrap().attempts) >= MAX_ATTEMPTS {
+                break;
+            }
+            let event = verify_event(&w, &s, &attrs, &json!(wrong_code(&code)));
+            (&envs[0]).invoke(event).await.unwrap();
+            sequential += 1;
+        }
+        let total = burst_judged + sequential;
+        worst_beyond = worst_beyond.max(total.saturating_sub(MAX_ATTEMPTS));
+        in_burst.push(burst_judged);
+        // The same burst with the right code: at most one may be accepted (single use).
+        let (s, _) = begin(&sim, &w.username, false).await.unwrap();
+        let code = w.last_code();
+        let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
+        let burst = envs.iter().map(|l| {
+            let event = verify_event(&w, &s, &attrs, &json!(code));
+            async move { l.invoke(event).await }
+        });
+        let accepted = futures::future::join_all(burst)
+            .await
+            .into_iter()
+            .filter(|r| r.as_ref().unwrap()["response"]["answerCorrect"] == true)
+            .count();
+        accepted_in_right_bursts.push(accepted);
+        println!(
+            "trial {trial}: {N} parallel wrong answers, {burst_judged} judged, {sequential} more one at a time; {accepted} of {N} parallel right answers accepted"
+        );
+    }
+    println!(
+        "parallel guessing: worst {worst_beyond} answers judged beyond MAX_ATTEMPTS={MAX_ATTEMPTS} with {N} parallel guesses; judged per burst {in_burst:?}; accepted per right burst {accepted_in_right_bursts:?}"
+    );
+    // Without the read-back every one of the N answers is judged (N - 1 beyond the first).
+    assert!(worst_beyond < N - 1, "{worst_beyond}");
+    assert!(
+        accepted_in_right_bursts.iter().all(|&a| a <= 1),
+        "{accepted_in_right_bursts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_user_is_unaffected_by_the_first() {
+    // Users are independent: a user with no state signs in while another is locked out.
+    let w = World::new().await;
+    add_user(&w.cognito, &w.pool_id, "second-user", "second@example.net").await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[("MAX_ATTEMPTS", "1")])).await;
+    let sim = w.sim(&lambda);
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let code = w.last_code();
+    assert_eq!(
+        sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
+        Err(SignInError::NotAuthorized)
+    );
+    let (mut s, _) = begin(&sim, "second-user", false).await.unwrap();
+    let code = w.last_code();
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+}
