@@ -13,6 +13,7 @@ Prints the transformed resource list on success.
 """
 import os
 import re
+import json
 import sys
 
 # The translator wants a Region for pseudo parameters; nothing is called.
@@ -129,8 +130,29 @@ def main(path):
         ("GenerateSecretString" in res["CodeHmacKey"]["Properties"], "HMAC key generated at deploy"),
         ("resolve:secretsmanager" in str(fn["Environment"]["Variables"]["CODE_HMAC_KEY"]), "key passed by dynamic reference"),
         (all(t in pool["LambdaConfig"] for t in ("DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse")), "three custom-auth slots wired"),
+        (fn["Environment"]["Variables"].get("METRICS_NAMESPACE") == {"Ref": "MetricsNamespace"}, "metrics namespace passed to the function"),
+        (all(res.get(a, {}).get("Properties", {}).get("MetricName") == m
+             and res[a]["Properties"]["Namespace"] == {"Ref": "MetricsNamespace"}
+             and res[a].get("Condition") == "AlarmsEnabled"
+             for a, m in (("DeliveryErrorAlarm", "DeliveryError"), ("StoreErrorAlarm", "StoreError"))),
+         "optional alarms on DeliveryError and StoreError in the function's namespace"),
+        (res.get("Dashboard", {}).get("Condition") == "DashboardEnabled", "optional dashboard"),
     ]
     problems += [f"missing: {what}" for ok, what in checks if not ok]
+
+    # The dashboard body is JSON once substituted, with and without the pool dimension.
+    body, variables = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for dims in variables["Dims"]["Fn::If"][1:]:
+        rendered = body.replace("${Dims}", dims["Fn::Sub"])
+        for name, value in (("AWS::Region", "eu-west-1"), ("MetricsNamespace", "CognitoEmailOtp"),
+                            ("AuthFlow", "mfa"), ("UserPool", "eu-west-1_Q7xk2PzRm")):
+            rendered = rendered.replace("${" + name + "}", value)
+        try:
+            widgets = json.loads(rendered)["widgets"]
+            if len(widgets) != 4:
+                problems.append(f"dashboard: {len(widgets)} widgets, expected 4")
+        except ValueError as e:
+            problems.append(f"dashboard body is not JSON: {e}")
 
     if problems:
         print("\n".join(problems))

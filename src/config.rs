@@ -39,7 +39,14 @@ pub struct Config {
     pub signup_auto_confirm: bool,
     /// `SIGNUP_ALLOWED_DOMAINS`, lower-cased; `None` allows every domain.
     pub signup_allowed_domains: Option<Vec<String>>,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the EMF metrics.
+    pub metrics_namespace: String,
+    /// `METRICS_POOL_ID_DIMENSION`: add the user pool ID as a metric dimension.
+    pub metrics_pool_dimension: bool,
 }
+
+/// The default `METRICS_NAMESPACE`.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "CognitoEmailOtp";
 
 /// One or more configuration problems, each naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +221,16 @@ impl Config {
             domains
         });
 
+        let metrics_namespace = match r.get("METRICS_NAMESPACE") {
+            None => DEFAULT_METRICS_NAMESPACE.to_owned(),
+            Some(v) if valid_namespace(&v) => v,
+            Some(v) => {
+                r.fail("METRICS_NAMESPACE", format!("{v:?} is not accepted; use 1 to 255 letters, digits or . - _ / # : and not the AWS/ prefix (default {DEFAULT_METRICS_NAMESPACE})"));
+                DEFAULT_METRICS_NAMESPACE.to_owned()
+            }
+        };
+        let metrics_pool_dimension = r.bool("METRICS_POOL_ID_DIMENSION", false);
+
         match (email_from, hasher, r.problems.is_empty()) {
             (Some(email_from), Some(hasher), true) => Ok(Self {
                 email_from,
@@ -226,12 +243,22 @@ impl Config {
                 ses_configuration_set,
                 signup_auto_confirm,
                 signup_allowed_domains,
+                metrics_namespace,
+                metrics_pool_dimension,
             }),
             _ => Err(ConfigError {
                 problems: r.problems,
             }),
         }
     }
+}
+
+/// CloudWatch's rule for namespaces; `AWS/` is reserved for AWS services.
+fn valid_namespace(v: &str) -> bool {
+    (1..=255).contains(&v.len())
+        && !v.starts_with("AWS/")
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" .-_/#:".contains(&b))
 }
 
 fn valid_custom_attribute(v: &str) -> bool {
@@ -278,6 +305,8 @@ mod tests {
         assert_eq!(c.challenge_attribute, "custom:authChallenge");
         assert!(c.signup_auto_confirm);
         assert!(c.signup_allowed_domains.is_none());
+        assert_eq!(c.metrics_namespace, "CognitoEmailOtp");
+        assert!(!c.metrics_pool_dimension);
         assert!(
             c.email_subject.is_none()
                 && c.ses_template.is_none()
@@ -302,6 +331,8 @@ mod tests {
             ("SES_CONFIGURATION_SET", "tracking"),
             ("SIGNUP_AUTO_CONFIRM", "false"),
             ("SIGNUP_ALLOWED_DOMAINS", " Example.org, @example.com "),
+            ("METRICS_NAMESPACE", "Acme/SignIn"),
+            ("METRICS_POOL_ID_DIMENSION", "true"),
         ]);
         let c = load(&v).unwrap();
         assert_eq!(c.flow, AuthFlow::Both);
@@ -320,6 +351,8 @@ mod tests {
             c.signup_allowed_domains.unwrap(),
             vec!["example.org", "example.com"]
         );
+        assert_eq!(c.metrics_namespace, "Acme/SignIn");
+        assert!(c.metrics_pool_dimension);
     }
 
     #[test]
@@ -347,6 +380,9 @@ mod tests {
             ("SIGNUP_AUTO_CONFIRM", "maybe", "true or false"),
             ("SIGNUP_ALLOWED_DOMAINS", ",", "comma-separated"),
             ("SIGNUP_ALLOWED_DOMAINS", "localhost", "comma-separated"),
+            ("METRICS_NAMESPACE", "AWS/Cognito", "not the AWS/ prefix"),
+            ("METRICS_NAMESPACE", "sign in $", "letters, digits"),
+            ("METRICS_POOL_ID_DIMENSION", "pool", "true or false"),
             ("EMAIL_FROM", "not-an-address", "email address"),
             ("EMAIL_SUBJECT", "two\nlines", "one line"),
         ];

@@ -14,6 +14,7 @@
 //!   maps the event into domain terms, performs the I/O the domain asked for inside a time budget,
 //!   and writes the response back into the event.
 //! - [`config`]: the typed configuration, read once from the environment and validated.
+//! - [`telemetry`]: the per-invocation metrics, as CloudWatch Embedded Metric Format lines.
 //!
 //! - [`simulator`]: Cognito's side of a sign-in, for the demo and tests (never used by the Lambda).
 //!
@@ -25,4 +26,5 @@ pub mod domain;
 pub mod ports;
 pub mod runtime_init;
 pub mod simulator;
+pub mod telemetry;
 pub mod triggers;

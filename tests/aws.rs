@@ -20,6 +20,7 @@ use cognito_email_otp::ports::{
     ChallengeStore, FailureKind, Mailer, OutgoingEmail, StateWrite, SystemClock,
 };
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
+use cognito_email_otp::telemetry::MetricsSink;
 use cognito_email_otp::triggers::App;
 use serde_json::{Value, json};
 use support::moto::{CognitoFault, FaultServer, Moto, SesFault, aws_at};
@@ -35,6 +36,7 @@ fn aws_app(aws: &Arc<AwsContext>, config: cognito_email_otp::config::Config) -> 
         CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
         SystemClock,
     )
+    .with_metrics(MetricsSink::discard())
 }
 
 /// Cognito played against the moto pool.

@@ -200,7 +200,34 @@ async fn both_flows_with_a_fresh_process_for_every_invocation() {
     assert!(lines.iter().all(|l| l["trigger"].is_string()
         && l["outcome"].is_string()
         && l["duration_ms"].is_number()));
-    assert!(!lambda.output().contains("maria.rossi"));
+    // With AWS_LAMBDA_LOG_FORMAT=JSON every line the function wrote is one JSON object: a log line or
+    // an EMF document. No key and no address in any of them.
+    let output = lambda.output();
+    let docs: Vec<Value> = output
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    for secret in [support::KEY, "maria.rossi", "example.org"] {
+        assert!(!output.contains(secret), "{secret} in the output");
+    }
+    // One EMF document per invocation, and CodeSent counts exactly the emails moto delivered.
+    assert_eq!(docs.len(), invocations);
+    let code_sent: u64 = docs.iter().map(|d| d["CodeSent"].as_u64().unwrap()).sum();
+    assert_eq!(code_sent, w.emails().len() as u64);
+    assert!(
+        docs.iter()
+            .all(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "CognitoEmailOtp")
+    );
+    if let Some(i) = output
+        .lines()
+        .position(|l| l.contains("\"message\":\"invocation\"") && l.contains("CreateAuthChallenge"))
+    {
+        println!("one Create, its log line and EMF document:");
+        for line in output.lines().skip(i).take(2) {
+            println!("  {line}");
+        }
+    }
     println!(
         "fresh-process sign-ins: {invocations} invocations, {invocations} processes, slowest {:?}",
         lambda.slowest()
@@ -468,6 +495,17 @@ async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
         lambda.is_running() && lambda.processes() == 1,
         "one process throughout"
     );
+    // The error metrics count each failure once: four SES faults, three Cognito ones.
+    let docs: Vec<Value> = lambda
+        .output()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    let total = |m: &str| docs.iter().filter_map(|d| d[m].as_u64()).sum::<u64>();
+    assert_eq!(total("DeliveryError"), 4);
+    assert_eq!(total("StoreError"), 3);
+    assert_eq!(total("CodeSent"), w.emails().len() as u64);
     for (fault, worst) in &report {
         println!(
             "fault {fault:<28} worst invocation {:>7.1} ms",

@@ -4,12 +4,14 @@
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cognito_email_otp::adapters::local::{LocalMailbox, LocalUserStore};
 use cognito_email_otp::domain::policy::UserRef;
 use cognito_email_otp::domain::state::{ChallengeState, WRITE_TAG_LEN};
 use cognito_email_otp::ports::{ChallengeStore, StateWrite, StoreError};
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
+use cognito_email_otp::telemetry::MetricsSink;
 use cognito_email_otp::triggers::App;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -334,7 +336,7 @@ async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usa
         inner: LocalUserStore::new(dir.path().join("users.json"), "custom:authChallenge".into()),
         armed: AtomicBool::new(false),
     };
-    let app = App::new(config, mailbox, racing, &clock);
+    let app = App::new(config, mailbox, racing, &clock).with_metrics(MetricsSink::discard());
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap();
@@ -352,6 +354,110 @@ async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usa
         sim.respond_custom(&mut s, &code, &[]).await,
         Ok(Step::Tokens)
     );
+}
+
+/// Checks that an EMF document declares exactly the metrics it carries, and returns it.
+fn checked_emf(line: &str) -> Value {
+    let doc: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+    let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+    assert!(doc["_aws"]["Timestamp"].is_u64());
+    assert_eq!(directive["Namespace"], "CognitoEmailOtp");
+    for dim in directive["Dimensions"][0].as_array().unwrap() {
+        assert!(doc[dim.as_str().unwrap()].is_string(), "dimension {dim}");
+    }
+    let mut declared: Vec<&str> = directive["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    let mut carried: Vec<&str> = doc
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v.is_number())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    declared.sort_unstable();
+    carried.sort_unstable();
+    assert_eq!(declared, carried);
+    doc
+}
+
+#[tokio::test]
+async fn metrics_count_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink_lines = lines.clone();
+    let app = local_app(
+        dir.path(),
+        support::config(&[
+            ("AUTH_FLOW", "passwordless"),
+            ("RESEND_COOLDOWN_SECONDS", "0"),
+            ("SEND_LIMIT", "3"),
+        ]),
+        &clock,
+    )
+    .with_metrics(MetricsSink::to(move |l| {
+        sink_lines.lock().unwrap().push(l.to_owned())
+    }));
+    let sim = CognitoSim::local(&app, &store, POOL);
+    // A wrong answer, a resend, the right answer; two more sign-ins, the last one send-limited;
+    // an unknown user.
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let code = last_code(&app);
+    sim.respond_custom(&mut s, &wrong_code(&code), &[])
+        .await
+        .unwrap();
+    sim.respond_custom(&mut s, "", &[("action", "resend")])
+        .await
+        .unwrap();
+    let code = last_code(&app);
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    sim.initiate_auth(USER, false).await.unwrap();
+    assert!(sim.initiate_auth(USER, false).await.is_err());
+    sim.initiate_auth("nobody", false).await.unwrap();
+    let docs: Vec<Value> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| checked_emf(l))
+        .collect();
+    let total = |name: &str| docs.iter().map(|d| d[name].as_u64().unwrap()).sum::<u64>();
+    let emails = app.mailer().messages().unwrap().len() as u64;
+    assert_eq!(total("CodeSent"), emails);
+    assert_eq!(emails, 3);
+    assert_eq!(
+        total("CodeReused"),
+        1,
+        "the retry round after the wrong answer"
+    );
+    assert_eq!(
+        total("AnswerRejected"),
+        2,
+        "the wrong answer and the resend request"
+    );
+    assert_eq!(total("AnswerAccepted"), 1);
+    assert_eq!(total("SendLimited"), 1);
+    assert_eq!(total("DecoyChallenge"), 1);
+    assert_eq!(
+        total("SignInFailed") + total("DeliveryError") + total("StoreError"),
+        0
+    );
+    assert!(
+        docs.iter()
+            .all(|d| d["Flow"] == "passwordless" && d["Duration"].is_f64())
+    );
+    // Nothing personal or secret in any document.
+    let all = lines.lock().unwrap().join("\n");
+    for secret in [USER, "maria.rossi", support::KEY, &code] {
+        assert!(!all.contains(secret), "{secret}");
+    }
 }
 
 proptest! {

@@ -6,6 +6,8 @@
 #![recursion_limit = "256"]
 
 use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::Path;
 
 use cognito_email_otp::adapters::local::{LocalMailbox, LocalUserStore};
@@ -14,6 +16,7 @@ use cognito_email_otp::domain::random;
 use cognito_email_otp::ports::SystemClock;
 use cognito_email_otp::runtime_init::init_logging;
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
+use cognito_email_otp::telemetry::{Metric, MetricsSink};
 use cognito_email_otp::triggers::App;
 
 const POOL: &str = "eu-west-1_DEMOp00l1";
@@ -101,10 +104,13 @@ async fn main() -> Result<(), Error> {
         "mail",
         &format!("{} email(s) sent for the unknown user", after - before),
     );
+    let metrics = root.join("metrics.jsonl");
+    println!("\nMetrics (EMF): {}", metric_totals(&metrics)?);
     println!(
-        "\nMail is in {}, attributes in {}.",
+        "\nMail is in {}, attributes in {}, EMF documents in {}.",
         root.join("mailbox").display(),
-        root.join("users.json").display()
+        root.join("users.json").display(),
+        metrics.display()
     );
     Ok(())
 }
@@ -124,7 +130,30 @@ fn local_app(root: &Path, flow: &str, key: &str) -> Result<LocalApp, Error> {
     let config = Config::from_lookup(|k| env.get(k).cloned())?;
     let mailbox = LocalMailbox::new(root.join("mailbox"), config.email_from.header_value());
     let store = LocalUserStore::new(root.join("users.json"), config.challenge_attribute.clone());
-    Ok(App::new(config, mailbox, store, SystemClock))
+    // The EMF documents the Lambda writes to stdout go to a file here, to keep the output readable.
+    let metrics = root.join("metrics.jsonl");
+    let sink = MetricsSink::to(move |line| {
+        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&metrics) {
+            let _ = writeln!(f, "{line}");
+        }
+    });
+    Ok(App::new(config, mailbox, store, SystemClock).with_metrics(sink))
+}
+
+/// Sums each count metric over the EMF documents in `path`.
+fn metric_totals(path: &Path) -> Result<String, Error> {
+    let docs: Vec<serde_json::Value> = std::fs::read_to_string(path)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    Ok(Metric::ALL
+        .iter()
+        .map(|m| {
+            let total: u64 = docs.iter().filter_map(|d| d[m.name()].as_u64()).sum();
+            format!("{}={total}", m.name())
+        })
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 async fn sign_in<I, D>(

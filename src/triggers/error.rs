@@ -48,6 +48,19 @@ impl TriggerError {
         }
     }
 
+    /// The `outcome` of the invocation's log line.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::UnsupportedTrigger(_) => "unsupported_trigger",
+            Self::InvalidEvent(_) => "invalid_event",
+            Self::NoEmail => "no_email",
+            Self::SendLimited => "send_limited",
+            Self::SignUpNotAllowed => "signup_refused",
+            Self::Delivery(_) => "delivery_error",
+            Self::Store(_) => "store_error",
+        }
+    }
+
     /// The text Cognito shows the user.
     pub fn user_message(&self) -> String {
         match self {

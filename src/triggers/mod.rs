@@ -14,7 +14,7 @@ mod verify;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::domain::policy::UserRef;
 use crate::domain::state::ChallengeState;
 use crate::ports::{ChallengeStore, Clock, Mailer};
+use crate::telemetry::{Emf, Metric, MetricsSink, Sample};
 
 /// How long an invocation may take end to end. Cognito stops waiting at 5 s; this leaves room for
 /// the runtime round trip and a cold start.
@@ -121,17 +122,32 @@ pub struct App<M, S, C> {
     mailer: M,
     store: S,
     clock: C,
+    emf: Emf,
+    metrics: MetricsSink,
 }
 
 impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
     /// Wires the configuration and the adapters.
+    /// Metrics go to stdout as EMF; see [`App::with_metrics`].
     pub fn new(config: Config, mailer: M, store: S, clock: C) -> Self {
+        let emf = Emf::new(
+            config.metrics_namespace.clone(),
+            config.metrics_pool_dimension,
+        );
         Self {
             config,
             mailer,
             store,
             clock,
+            emf,
+            metrics: MetricsSink::stdout(),
         }
+    }
+
+    /// Sends the per-invocation EMF documents to `sink` instead of stdout.
+    pub fn with_metrics(mut self, sink: MetricsSink) -> Self {
+        self.metrics = sink;
+        self
     }
 
     /// The configuration.
@@ -167,12 +183,16 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
         };
         let duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
         let trigger = short(&source);
+        let outcome = match &result {
+            Ok(o) => o.name,
+            Err(e) => e.outcome(),
+        };
         match &result {
-            Ok(outcome) => info!(
+            Ok(o) => info!(
                 trigger,
                 flow = self.config.flow.as_str(),
-                outcome = outcome.name,
-                reason = outcome.reason,
+                outcome,
+                reason = o.reason,
                 duration_ms,
                 user = user_ref.as_deref(),
                 "invocation"
@@ -180,7 +200,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             Err(e) => warn!(
                 trigger,
                 flow = self.config.flow.as_str(),
-                outcome = "error",
+                outcome,
                 error_type = e.error_type(),
                 error = %e,
                 duration_ms,
@@ -188,6 +208,20 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
                 "invocation"
             ),
         }
+        let pool_id = event.get("userPoolId").and_then(Value::as_str);
+        self.metrics.emit(
+            &self.emf.document(&Sample {
+                flow: self.config.flow.as_str(),
+                pool_id: pool_id.map(short),
+                trigger,
+                outcome,
+                counted: counted_metric(&source, &result),
+                duration_ms,
+                timestamp_ms: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            }),
+        );
         result.map(|_| event)
     }
 
@@ -247,6 +281,26 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             .hasher
             .keyed_reference("log-user", &format!("{pool}/{name}"));
         Some(hex(&digest[..8]))
+    }
+}
+
+/// The count metric an invocation adds to, if any (see [`crate::telemetry`]).
+fn counted_metric(source: &str, result: &Result<Outcome, TriggerError>) -> Option<Metric> {
+    match result {
+        Ok(o) => match o.name {
+            "challenge_issued" | "challenge_resent" => Some(Metric::CodeSent),
+            "challenge_reused" => Some(Metric::CodeReused),
+            "answer_accepted" => Some(Metric::AnswerAccepted),
+            "answer_rejected" => Some(Metric::AnswerRejected),
+            "refused_session" => Some(Metric::SignInFailed),
+            // Verify's decoy is the same unknown user answering; only the challenge is counted.
+            "decoy" if source == sources::CREATE => Some(Metric::DecoyChallenge),
+            _ => None,
+        },
+        Err(TriggerError::SendLimited) => Some(Metric::SendLimited),
+        Err(TriggerError::Delivery(_)) => Some(Metric::DeliveryError),
+        Err(TriggerError::Store(_)) => Some(Metric::StoreError),
+        Err(_) => None,
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use cognito_email_otp::adapters::local::{LocalMailbox, LocalUserStore};
 use cognito_email_otp::config::Config;
 use cognito_email_otp::ports::Clock;
+use cognito_email_otp::telemetry::MetricsSink;
 use cognito_email_otp::triggers::App;
 
 pub mod lambda;
@@ -58,5 +59,6 @@ pub type LocalApp<'c> = App<LocalMailbox, LocalUserStore, &'c TestClock>;
 pub fn local_app<'c>(dir: &std::path::Path, config: Config, clock: &'c TestClock) -> LocalApp<'c> {
     let mailbox = LocalMailbox::new(dir.join("mailbox"), config.email_from.header_value());
     let store = LocalUserStore::new(dir.join("users.json"), config.challenge_attribute.clone());
-    App::new(config, mailbox, store, clock)
+    // Metrics go nowhere: direct writes to stdout would bypass the test harness's capture.
+    App::new(config, mailbox, store, clock).with_metrics(MetricsSink::discard())
 }
