@@ -11,7 +11,7 @@ SAM_ENV := $(TOOLS)/aws-sam-cli/bin
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help demo test tools infra-tools replay build build-local deploy validate lint fmt clean
+.PHONY: help demo test bench tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,6 +21,11 @@ demo: ## whole sign-ins of both flows, locally, with no AWS account
 
 test: tools ## unit, event, trigger and moto-backed AWS tests
 	$(CARGO) test --release
+
+bench: tools ## benchmarks: criterion on the pure paths, then cold start, warm cost, memory and size as one table (BENCH_JSON=file also writes JSON)
+	$(CARGO) build --release --example floor
+	$(CARGO) bench --bench decisions
+	$(CARGO) bench --bench runtime
 
 tools: ## install moto server and cargo-lambda from PyPI if they are missing
 	@command -v moto_server >/dev/null 2>&1 && command -v cargo-lambda >/dev/null 2>&1 \

@@ -129,18 +129,7 @@ impl<I: Invoker, D: Directory> CognitoSim<I, D> {
             .map(|(k, v)| ((*k).to_owned(), json!(v)))
             .collect();
         let (attrs, not_found) = self.load(&s.username).await;
-        let event = self.event(
-            "VerifyAuthChallengeResponse_Authentication",
-            &s.username,
-            json!({
-                "userAttributes": attrs,
-                "privateChallengeParameters": s.private,
-                "challengeAnswer": answer,
-                "clientMetadata": metadata,
-                "userNotFound": not_found,
-            }),
-            json!({ "answerCorrect": null }),
-        );
+        let event = self.verify_event(s, &attrs, not_found, &json!(answer), &metadata);
         let response = self.call(event, "VerifyAuthChallengeResponse").await?;
         let correct = response
             .get("answerCorrect")
@@ -231,6 +220,42 @@ impl<I: Invoker, D: Directory> CognitoSim<I, D> {
         }
     }
 
+    async fn call(&self, event: Value, trigger: &str) -> Result<Value, SignInError> {
+        let out =
+            self.invoker.invoke(event).await.map_err(|m| {
+                SignInError::TriggerFailed(format!("{trigger} failed with error {m}"))
+            })?;
+        out.get("response")
+            .cloned()
+            .ok_or_else(|| SignInError::InvalidResponse(format!("{trigger} returned no response")))
+    }
+}
+
+impl<I, D> CognitoSim<I, D> {
+    /// The Verify event Cognito sends for `s`, with `attrs` as read from the pool and any JSON as
+    /// the answer (tests send answers of the wrong type, or the same answer from many callers).
+    pub fn verify_event(
+        &self,
+        s: &SignIn,
+        attrs: &BTreeMap<String, String>,
+        user_not_found: bool,
+        answer: &Value,
+        client_metadata: &Map<String, Value>,
+    ) -> Value {
+        self.event(
+            "VerifyAuthChallengeResponse_Authentication",
+            &s.username,
+            json!({
+                "userAttributes": attrs,
+                "privateChallengeParameters": s.private,
+                "challengeAnswer": answer,
+                "clientMetadata": client_metadata,
+                "userNotFound": user_not_found,
+            }),
+            json!({ "answerCorrect": null }),
+        )
+    }
+
     fn event(&self, source: &str, username: &str, request: Value, response: Value) -> Value {
         json!({
             "version": "1",
@@ -242,16 +267,6 @@ impl<I: Invoker, D: Directory> CognitoSim<I, D> {
             "request": request,
             "response": response,
         })
-    }
-
-    async fn call(&self, event: Value, trigger: &str) -> Result<Value, SignInError> {
-        let out =
-            self.invoker.invoke(event).await.map_err(|m| {
-                SignInError::TriggerFailed(format!("{trigger} failed with error {m}"))
-            })?;
-        out.get("response")
-            .cloned()
-            .ok_or_else(|| SignInError::InvalidResponse(format!("{trigger} returned no response")))
     }
 }
 

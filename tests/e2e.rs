@@ -57,7 +57,7 @@ impl World {
         lambda_env(&self.proxy.endpoint, &all)
     }
 
-    fn sim<I: Invoker>(&self, invoker: I) -> CognitoSim<I, PoolDirectory> {
+    fn sim<I>(&self, invoker: I) -> CognitoSim<I, PoolDirectory> {
         CognitoSim {
             invoker,
             directory: PoolDirectory {
@@ -616,22 +616,8 @@ fn verify_event(
     attrs: &std::collections::BTreeMap<String, String>,
     answer: &Value,
 ) -> Value {
-    json!({
-        "version": "1",
-        "triggerSource": "VerifyAuthChallengeResponse_Authentication",
-        "region": "eu-west-1",
-        "userPoolId": w.pool_id,
-        "userName": w.username,
-        "callerContext": {"awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": "client"},
-        "request": {
-            "userAttributes": attrs,
-            "privateChallengeParameters": s.private_parameters(),
-            "challengeAnswer": answer,
-            "clientMetadata": {},
-            "userNotFound": false,
-        },
-        "response": {"answerCorrect": null},
-    })
+    w.sim(())
+        .verify_event(s, attrs, false, answer, &serde_json::Map::new())
 }
 
 #[tokio::test]

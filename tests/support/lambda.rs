@@ -72,6 +72,9 @@ impl RuntimeApi {
         let task = tokio::spawn(async move {
             let ids = Arc::new(Mutex::new(0u64));
             while let Ok((stream, _)) = listener.accept().await {
+                // Small request/response exchanges on a kept-alive connection: without this,
+                // Nagle's algorithm and delayed ACKs add about 40 ms to every warm invocation.
+                let _ = stream.set_nodelay(true);
                 let (rx, p, ids) = (rx.clone(), p.clone(), ids.clone());
                 tokio::spawn(async move {
                     let _ = connection(stream, rx, p, ids).await;
@@ -180,8 +183,9 @@ async fn connection(
                  Content-Length: {}\r\n\r\n",
                 job.body.len()
             );
-            write.write_all(head.as_bytes()).await?;
-            write.write_all(&job.body).await?;
+            let mut answer = head.into_bytes();
+            answer.extend_from_slice(&job.body);
+            write.write_all(&answer).await?;
             continue;
         }
         let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -263,6 +267,7 @@ pub enum Mode {
 
 /// The release binary with its Runtime API, its environment and everything it wrote.
 pub struct Lambda {
+    program: PathBuf,
     mode: Mode,
     env: Vec<(String, String)>,
     log_dir: tempfile::TempDir,
@@ -315,7 +320,13 @@ pub fn lambda_env(aws_endpoint: &str, config: &[(&str, &str)]) -> Vec<(String, S
 impl Lambda {
     /// Starts the binary with `env` (see [`lambda_env`]); in [`Mode::Warm`] the process starts now.
     pub async fn start(mode: Mode, env: Vec<(String, String)>) -> Self {
+        Self::start_program(env!("CARGO_BIN_EXE_cognito-email-otp").into(), mode, env).await
+    }
+
+    /// Like [`Lambda::start`], for another Lambda binary (the benchmark's floor).
+    pub async fn start_program(program: PathBuf, mode: Mode, env: Vec<(String, String)>) -> Self {
         let mut lambda = Self {
+            program,
             mode,
             env,
             log_dir: tempfile::tempdir().unwrap(),
@@ -338,7 +349,7 @@ impl Lambda {
             *n
         };
         let log = std::fs::File::create(self.log_dir.path().join(format!("{n:05}.log"))).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_cognito-email-otp"))
+        Command::new(&self.program)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
@@ -347,6 +358,11 @@ impl Lambda {
             .stderr(log)
             .spawn()
             .expect("the release binary starts")
+    }
+
+    /// The warm process's ID.
+    pub fn pid(&self) -> Option<u32> {
+        self.warm.as_ref().map(|(_, child)| child.id())
     }
 
     /// Processes started so far.
