@@ -72,24 +72,34 @@ fn floor_binary() -> PathBuf {
     floor
 }
 
-/// Cold starts: a fresh process per invocation, `runs` times.
+/// Cold starts: a fresh process per invocation, `runs` rounds. Each round runs every
+/// `(program, event)` case once, in turn, so that drift in the machine's speed during the run
+/// affects all cases alike and their ratios stay fair. Median and p95 per case.
 async fn cold(
-    program: PathBuf,
-    env: Vec<(String, String)>,
-    event: &Value,
+    cases: &[(PathBuf, &Value)],
+    env: &[(String, String)],
     runs: usize,
-) -> Vec<Duration> {
-    let lambda = Lambda::start_program(program, Mode::FreshPerInvocation, env).await;
-    for _ in 0..runs {
-        let reply = lambda.invoke_raw(event.to_string().into_bytes()).await;
-        assert!(
-            matches!(reply, Some(Reply::Response(_))),
-            "cold invocation failed: {reply:?}\n{}",
-            lambda.output()
+) -> Vec<(Duration, Duration)> {
+    let mut lambdas = Vec::new();
+    for (program, _) in cases {
+        lambdas.push(
+            Lambda::start_program(program.clone(), Mode::FreshPerInvocation, env.to_vec()).await,
         );
     }
-    let records = lambda.records.lock().unwrap();
-    records.iter().map(|r| r.took).collect()
+    for _ in 0..runs {
+        for (lambda, (_, event)) in lambdas.iter().zip(cases) {
+            let reply = lambda.invoke_raw(event.to_string().into_bytes()).await;
+            assert!(
+                matches!(reply, Some(Reply::Response(_))),
+                "cold invocation failed: {reply:?}\n{}",
+                lambda.output()
+            );
+        }
+    }
+    lambdas
+        .iter()
+        .map(|l| stats(l.records.lock().unwrap().iter().map(|r| r.took).collect()))
+        .collect()
 }
 
 /// Warm round trips through one process: the first (cold) one is dropped.
@@ -216,11 +226,19 @@ async fn main() {
     let mut create = with_user(event_file("create/passwordless-first-round.json"));
     let attrs = attributes(&cognito, &pool_id, &username).await;
     create["request"]["userAttributes"] = json!(attrs);
-    let floor = stats(cold(floor_binary(), issuing_env.clone(), &define, cold_runs).await);
     let otp: PathBuf = env!("CARGO_BIN_EXE_cognito-email-otp").into();
-    let cold_define = stats(cold(otp.clone(), issuing_env.clone(), &define, cold_runs).await);
     let sent_before = moto.sent_emails().len();
-    let cold_create = stats(cold(otp.clone(), issuing_env.clone(), &create, cold_runs).await);
+    let measured = cold(
+        &[
+            (floor_binary(), &define),
+            (otp.clone(), &define),
+            (otp.clone(), &create),
+        ],
+        &issuing_env,
+        cold_runs,
+    )
+    .await;
+    let (floor, cold_define, cold_create) = (measured[0], measured[1], measured[2]);
     assert_eq!(
         moto.sent_emails().len(),
         sent_before + cold_runs,
@@ -318,6 +336,35 @@ async fn main() {
         Some(define_ratio <= 1.5),
         json!({"median_ms": ms(cold_define.0), "p95_ms": ms(cold_define.1), "ratio_to_floor": define_ratio, "runs": cold_runs}),
     );
+    // The deploy profile (fat LTO, one codegen unit), when it has been built: `cargo build
+    // --profile dist --bin cognito-email-otp --example floor` (make build does the arm64 one).
+    let dist = target.join("dist");
+    if dist.join("cognito-email-otp").exists() && dist.join("examples/floor").exists() {
+        let measured = cold(
+            &[
+                (dist.join("examples/floor"), &define),
+                (dist.join("cognito-email-otp"), &define),
+            ],
+            &issuing_env,
+            cold_runs,
+        )
+        .await;
+        let (dist_floor, dist_define) = (measured[0], measured[1]);
+        let ratio = ms(dist_define.0) / ms(dist_floor.0);
+        row(
+            "cold Define, dist profile (x86_64), median / p95",
+            format!(
+                "{:.1} / {:.1} ms against a dist floor of {:.1} / {:.1} ms ({ratio:.2}x)",
+                ms(dist_define.0),
+                ms(dist_define.1),
+                ms(dist_floor.0),
+                ms(dist_floor.1)
+            ),
+            "within 1.5x floor".into(),
+            Some(ratio <= 1.5),
+            json!({"median_ms": ms(dist_define.0), "p95_ms": ms(dist_define.1), "floor_median_ms": ms(dist_floor.0), "ratio_to_floor": ratio}),
+        );
+    }
     let create_budget = floor.0 + loopback + Duration::from_millis(20);
     let create_ratio = ms(cold_create.0) / ms(floor.0);
     row(
