@@ -268,7 +268,6 @@ pub enum Mode {
 /// The release binary with its Runtime API, its environment and everything it wrote.
 pub struct Lambda {
     program: PathBuf,
-    mode: Mode,
     env: Vec<(String, String)>,
     log_dir: tempfile::TempDir,
     warm: Option<(RuntimeApi, Child)>,
@@ -327,7 +326,6 @@ impl Lambda {
     pub async fn start_program(program: PathBuf, mode: Mode, env: Vec<(String, String)>) -> Self {
         let mut lambda = Self {
             program,
-            mode,
             env,
             log_dir: tempfile::tempdir().unwrap(),
             warm: None,
