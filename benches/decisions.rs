@@ -5,9 +5,8 @@ use std::hint::black_box;
 
 use cognito_email_otp::adapters::local::{LocalMailbox, LocalUserStore};
 use cognito_email_otp::config::Config;
-use cognito_email_otp::domain::code::{CodeHasher, CodeLength};
 use cognito_email_otp::domain::flow::{self, AuthFlow, ChallengeKind, DefineContext, Round};
-use cognito_email_otp::domain::policy::{self, Limits, UserRef, VerifyInput};
+use cognito_email_otp::domain::policy::{self, UserRef, VerifyInput};
 use cognito_email_otp::domain::state::ChallengeState;
 use cognito_email_otp::ports::SystemClock;
 use cognito_email_otp::telemetry::MetricsSink;
@@ -21,20 +20,20 @@ const USER: UserRef<'static> = UserRef {
     username: "5c2e9a14-7b31-4f0e-9d6a-1f8b3c0e7a52",
 };
 
-fn limits() -> Limits {
-    Limits {
-        code_length: CodeLength::default(),
-        ttl: 300,
-        max_attempts: 3,
-        cooldown: 30,
-        send_limit: 5,
-        send_window: 3600,
-    }
-}
-
 fn benches(c: &mut Criterion) {
-    let hasher = CodeHasher::new(b"bench-key-0123456789abcdef0123456789");
-    let limits = limits();
+    // The default configuration: its limits and hasher are what the decisions run with.
+    let env = [
+        ("EMAIL_FROM", "Acme <no-reply@acme.example>"),
+        ("CODE_HMAC_KEY", "bench-key-0123456789abcdef0123456789"),
+        ("AUTH_FLOW", "both"),
+    ];
+    let config = Config::from_lookup(|k| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let (limits, hasher) = (config.limits, config.hasher.clone());
 
     // Define after SRP_A, PASSWORD_VERIFIER and one wrong answer.
     let ctx = DefineContext {
@@ -94,17 +93,6 @@ fn benches(c: &mut Criterion) {
 
     // The whole Define handler in-process: parse the request, decide, write the response, log.
     let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("EMAIL_FROM", "Acme <no-reply@acme.example>"),
-        ("CODE_HMAC_KEY", "bench-key-0123456789abcdef0123456789"),
-        ("AUTH_FLOW", "both"),
-    ];
-    let config = Config::from_lookup(|k| {
-        env.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap();
     let app = App::new(
         config,
         LocalMailbox::new(dir.path().join("mail"), "x@acme.example".into()),
