@@ -59,6 +59,7 @@ validate: infra-tools ## check the template offline: cfn-lint, sam validate --li
 	AWS_DEFAULT_REGION=eu-west-1 $(SAM_ENV)/sam validate --lint --template-file infra/template.yaml
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file infra/template.yaml
 	$(SAM_ENV)/python infra/check_graph.py infra/template.yaml
+	$(SAM_ENV)/python infra/check_iam.py infra/template.yaml
 
 lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --check

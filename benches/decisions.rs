@@ -33,7 +33,13 @@ fn benches(c: &mut Criterion) {
             .map(|(_, v)| (*v).to_owned())
     })
     .unwrap();
-    let (limits, hasher) = (config.limits, config.hasher.clone());
+    let limits = config.limits;
+    let cognito_email_otp::config::CodeKey::Inline(hasher) = config.code_key.clone() else {
+        unreachable!("CODE_HMAC_KEY is set above")
+    };
+    let destination = hasher.destination_tag(
+        &cognito_email_otp::domain::email::EmailAddress::parse("maria.rossi@example.org").unwrap(),
+    );
 
     // Define after SRP_A, PASSWORD_VERIFIER and one wrong answer.
     let ctx = DefineContext {
@@ -66,10 +72,10 @@ fn benches(c: &mut Criterion) {
     });
 
     c.bench_function("code_issue", |b| {
-        b.iter(|| policy::issue(&limits, NOW, None, &hasher, black_box(USER)))
+        b.iter(|| policy::issue(&limits, NOW, None, &hasher, black_box(USER), destination))
     });
 
-    let issued = policy::issue(&limits, NOW, None, &hasher, USER);
+    let issued = policy::issue(&limits, NOW, None, &hasher, USER, destination);
     let nonce = issued.active().nonce;
     let state = issued.state.clone();
     c.bench_function("verify_hash_check", |b| {
@@ -80,6 +86,7 @@ fn benches(c: &mut Criterion) {
                 round_nonce: Some(nonce),
                 answer: Some(black_box("000000")),
                 resend_requested: false,
+                destination: Some(destination),
             };
             policy::judge(&limits, &input, &hasher, USER)
         })

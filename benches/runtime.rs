@@ -16,13 +16,15 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use cognito_email_otp::simulator::{CognitoSim, Step, code_from_email};
+use cognito_email_otp::triggers::SETTLE;
 use serde_json::{Map, Value, json};
 use support::lambda::{Lambda, Mode, Reply, lambda_env};
-use support::moto::Moto;
-use support::pool::{PoolDirectory, SENDER, attributes, set_up};
+use support::moto::{FaultServer, Moto};
+use support::pool::{PoolDirectory, SENDER, add_user, attributes, set_up};
 
 /// One row of the table.
 struct Row {
@@ -76,7 +78,7 @@ fn floor_binary() -> PathBuf {
 /// `(program, event)` case once, in turn, so that drift in the machine's speed during the run
 /// affects all cases alike and their ratios stay fair. Median and p95 per case.
 async fn cold(
-    cases: &[(PathBuf, &Value)],
+    cases: &[(PathBuf, &dyn Fn(usize) -> Value)],
     env: &[(String, String)],
     runs: usize,
 ) -> Vec<(Duration, Duration)> {
@@ -86,9 +88,9 @@ async fn cold(
             Lambda::start_program(program.clone(), Mode::FreshPerInvocation, env.to_vec()).await,
         );
     }
-    for _ in 0..runs {
+    for run in 0..runs {
         for (lambda, (_, event)) in lambdas.iter().zip(cases) {
-            let reply = lambda.invoke_raw(event.to_string().into_bytes()).await;
+            let reply = lambda.invoke_raw(event(run).to_string().into_bytes()).await;
             assert!(
                 matches!(reply, Some(Reply::Response(_))),
                 "cold invocation failed: {reply:?}\n{}",
@@ -215,24 +217,32 @@ async fn main() {
         ("SEND_WINDOW_SECONDS", "60"),
         ("AWS_LAMBDA_LOG_FORMAT", "Text"),
     ];
-    let issuing_env = {
-        let mut e = base_env.to_vec();
-        e.push(("RESEND_COOLDOWN_SECONDS", "0"));
-        lambda_env(&moto.endpoint, &e)
-    };
+    let issuing_env = lambda_env(&moto.endpoint, &base_env);
 
-    // 1. Cold starts, floor first, all in this run.
+    // 1. Cold starts, floor first, all in this run. Every cold Create is a new sign-in of its own
+    // user, so each issues, stores and mails a code (no cooldown to reuse within).
     let define = with_user(event_file("define/passwordless-start.json"));
-    let mut create = with_user(event_file("create/passwordless-first-round.json"));
-    let attrs = attributes(&cognito, &pool_id, &username).await;
-    create["request"]["userAttributes"] = json!(attrs);
+    let create = with_user(event_file("create/passwordless-first-round.json"));
+    let mut creates = Vec::new();
+    for (prefix, n) in [("cold", cold_runs), ("secret", cold_runs)] {
+        for i in 0..n {
+            let name = format!("{prefix}-{i}");
+            add_user(&cognito, &pool_id, &name, &format!("{name}@example.org")).await;
+            let mut e = create.clone();
+            e["userName"] = json!(name);
+            e["request"]["userAttributes"] = json!(attributes(&cognito, &pool_id, &name).await);
+            creates.push(e);
+        }
+    }
     let otp: PathBuf = env!("CARGO_BIN_EXE_cognito-email-otp").into();
     let sent_before = moto.sent_emails().len();
+    let define_event = |_: usize| define.clone();
+    let create_event = |run: usize| creates[run].clone();
     let measured = cold(
         &[
-            (floor_binary(), &define),
-            (otp.clone(), &define),
-            (otp.clone(), &create),
+            (floor_binary(), &define_event),
+            (otp.clone(), &define_event),
+            (otp.clone(), &create_event),
         ],
         &issuing_env,
         cold_runs,
@@ -244,6 +254,28 @@ async fn main() {
         sent_before + cold_runs,
         "every cold Create sent its email"
     );
+    // The same, with the code key read from Secrets Manager at the first Create of each process
+    // (CODE_HMAC_KEY_SECRET_ARN, as in Lambda): the difference is the cost of that one call.
+    let arn = moto
+        .create_secret(
+            "bench-code-key",
+            "bench-key-from-secrets-manager-0123456789",
+        )
+        .await;
+    let mut secret_env = issuing_env.clone();
+    secret_env.retain(|(k, _)| k != "CODE_HMAC_KEY");
+    secret_env.push(("CODE_HMAC_KEY_SECRET_ARN".into(), arn));
+    secret_env.push((
+        "REFERENCE_KEY".into(),
+        "bench-reference-key-0123456789abcdef".into(),
+    ));
+    let secret_create_event = |run: usize| creates[cold_runs + run].clone();
+    let cold_secret_create = cold(
+        &[(otp.clone(), &secret_create_event)],
+        &secret_env,
+        cold_runs,
+    )
+    .await[0];
 
     // What the two loopback calls cost on their own (warm SDK clients, from this process): the
     // attribute write and the SES send, plus Create's fresh read.
@@ -315,7 +347,8 @@ async fn main() {
     let median_of =
         |f: fn(&(Duration, Duration, Duration)) -> Duration| stats(calls.iter().map(f).collect()).0;
     let (read, write, send) = (median_of(|c| c.0), median_of(|c| c.1), median_of(|c| c.2));
-    let loopback = read + write + send;
+    // Create's calls: the fresh read, the tagged write, the settle window, the read-back, the send.
+    let loopback = read + write + SETTLE + read + send;
 
     row(
         "cold floor (lambda_runtime echo), median / p95",
@@ -342,8 +375,8 @@ async fn main() {
     if dist.join("cognito-email-otp").exists() && dist.join("examples/floor").exists() {
         let measured = cold(
             &[
-                (dist.join("examples/floor"), &define),
-                (dist.join("cognito-email-otp"), &define),
+                (dist.join("examples/floor"), &define_event),
+                (dist.join("cognito-email-otp"), &define_event),
             ],
             &issuing_env,
             cold_runs,
@@ -368,16 +401,18 @@ async fn main() {
     let create_budget = floor.0 + loopback + Duration::from_millis(20);
     let create_ratio = ms(cold_create.0) / ms(floor.0);
     row(
-        "cold Create (read + write + send to moto), median / p95",
+        "cold Create (read, write, settle, read-back, send to moto), median / p95",
         format!(
             "{:.1} / {:.1} ms ({create_ratio:.2}x floor)",
             ms(cold_create.0),
             ms(cold_create.1)
         ),
         format!(
-            "floor + calls ({:.1} read + {:.1} write + {:.1} send) + 20 ms = {:.1} ms",
+            "floor + calls ({:.1} read + {:.1} write + {} settle + {:.1} read + {:.1} send) + 20 ms = {:.1} ms",
             ms(read),
             ms(write),
+            ms(SETTLE),
+            ms(read),
             ms(send),
             ms(create_budget)
         ),
@@ -385,6 +420,59 @@ async fn main() {
         json!({"median_ms": ms(cold_create.0), "p95_ms": ms(cold_create.1), "ratio_to_floor": create_ratio,
                "loopback_read_ms": ms(read), "loopback_write_ms": ms(write), "loopback_send_ms": ms(send),
                "target_ms": ms(create_budget), "runs": cold_runs}),
+    );
+
+    let secret_cost = cold_secret_create.0.saturating_sub(cold_create.0);
+    row(
+        "cold Create with the key from Secrets Manager, median / p95",
+        format!(
+            "{:.1} / {:.1} ms (+{:.1} ms for GetSecretValue, once per process)",
+            ms(cold_secret_create.0),
+            ms(cold_secret_create.1),
+            ms(secret_cost)
+        ),
+        "-".into(),
+        None,
+        json!({"median_ms": ms(cold_secret_create.0), "p95_ms": ms(cold_secret_create.1), "extra_ms": ms(secret_cost), "runs": cold_runs}),
+    );
+    // AWS calls per sign-in, counted by a proxy in front of moto: a passwordless sign-in of a
+    // user with no state (Create issues and mails a code), answered right.
+    let proxy = FaultServer::proxy(&moto);
+    add_user(&cognito, &pool_id, "calls", "calls@example.org").await;
+    let counting = Lambda::start(Mode::Warm, lambda_env(&proxy.endpoint, &base_env)).await;
+    let sim = CognitoSim {
+        invoker: &counting,
+        directory: PoolDirectory {
+            cognito: cognito.clone(),
+            pool_id: pool_id.clone(),
+        },
+        pool_id: pool_id.clone(),
+        client_id: "bench".into(),
+    };
+    let calls_now = || {
+        (
+            proxy.cognito_requests.load(Ordering::SeqCst),
+            proxy.ses_requests.load(Ordering::SeqCst),
+        )
+    };
+    let (mut s, _) = sim.initiate_auth("calls", false).await.unwrap();
+    let (create_cognito, create_ses) = calls_now();
+    let code =
+        code_from_email(moto.sent_emails().last().unwrap()["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    let verify_cognito = calls_now().0 - create_cognito;
+    row(
+        "AWS calls per sign-in, attribute store (counted)",
+        format!(
+            "Create {} ({create_cognito} Cognito + {create_ses} SES), Verify {verify_cognito} Cognito, Define 0",
+            create_cognito + create_ses
+        ),
+        "-".into(),
+        None,
+        json!({"create_cognito": create_cognito, "create_ses": create_ses, "verify_cognito": verify_cognito}),
     );
 
     // 2. Warm round trips over the Runtime API, one process per trigger mix.

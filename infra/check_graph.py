@@ -7,25 +7,22 @@ Fails when:
   pool -> function -> role -> pool cycle, see the reference's section 8);
 - an IAM statement uses a wildcard action;
 - a required piece is missing or wrong (the app client's auth flows and attribute lists, the
-  custom attribute, pool MFA off, the invoke permission's scope, the function's runtime/timeout,
-  the generated secret).
-Prints the transformed resource list on success.
+  custom attribute, pool MFA off, email changes verified before they take effect, the invoke
+  permission's scope, the function's runtime/timeout, the generated secret passed by its ARN and
+  never by value, REFERENCE_KEY, the resend cooldown's minimum);
+- the optional AWS WAF is wrong: its resources must exist only when WafRequestsPer5Minutes is not 0
+  (both are transformed and their conditions evaluated), limits 1 to 9 must be rejected, and the
+  web ACL must be one REGIONAL rate-based rule per source IP, blocking, associated with the pool.
+Prints the transformed resource list on success. Transform and evaluation: infra/cfn_model.py.
 """
-import os
-import re
 import json
+import re
 import sys
 
-# The translator wants a Region for pseudo parameters; nothing is called.
-os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+import cfn_model as m
 
-from cfnlint.decode import cfn_yaml
-from samtranslator.translator.transform import transform
-
-
-class NoManagedPolicies:
-    def load(self):
-        return {}
+BASE = {"EmailFrom": "x@acme.example", "SesIdentity": "x@acme.example"}
+WAF_TYPES = ("AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation")
 
 
 def refs(node):
@@ -50,15 +47,49 @@ def refs(node):
     return out
 
 
+def waf_checks(template):
+    """The web ACL and its association exist only with WafRequestsPer5Minutes > 0, and are right."""
+    problems = []
+    off = m.Stack(template, {**BASE, "WafRequestsPer5Minutes": "0"})
+    on = m.Stack(template, {**BASE, "WafRequestsPer5Minutes": "1000"})
+    default = m.Stack(template, BASE)
+    for label, stack, want in (("default", default, set()), ("0", off, set()),
+                               ("1000", on, {"UserPoolWebAcl", "UserPoolWebAclAssociation"})):
+        got = {n for n, r in stack.resources().items() if r["Type"] in WAF_TYPES}
+        if got != want:
+            problems.append(f"WAF with WafRequestsPer5Minutes={label}: resources {sorted(got)}, expected {sorted(want)}")
+    for value, accepted in (("5", False), ("9", False), ("10", True), ("2000000000", True), ("2000000001", False)):
+        try:
+            m.Stack(template, {**BASE, "WafRequestsPer5Minutes": value})
+            ok = accepted
+        except ValueError:
+            ok = not accepted
+        if not ok:
+            problems.append(f"WafRequestsPer5Minutes={value} {'rejected' if accepted else 'accepted'} (a rate-based rule takes 10 to 2000000000)")
+    res = on.resources()
+    if "UserPoolWebAcl" in res and "UserPoolWebAclAssociation" in res:
+        acl = on.resolve(res["UserPoolWebAcl"]["Properties"])
+        assoc = res["UserPoolWebAclAssociation"]["Properties"]
+        rules = acl.get("Rules", [])
+        rate = rules[0]["Statement"].get("RateBasedStatement", {}) if len(rules) == 1 else {}
+        seen = lambda v: v.get("CloudWatchMetricsEnabled") is True and v.get("SampledRequestsEnabled") is True
+        checks = [
+            (acl.get("Scope") == "REGIONAL", "web ACL scope REGIONAL"),
+            (acl.get("DefaultAction") == {"Allow": {}}, "web ACL default action Allow"),
+            (len(rules) == 1 and rules[0].get("Action") == {"Block": {}}, "one rule, action Block"),
+            (rate.get("AggregateKeyType") == "IP" and str(rate.get("Limit")) == "1000", "rate-based on the source IP, limit WafRequestsPer5Minutes"),
+            (seen(acl.get("VisibilityConfig", {})) and len(rules) == 1 and seen(rules[0].get("VisibilityConfig", {})), "metrics and sampled requests on"),
+            (assoc.get("ResourceArn") == {"Fn::GetAtt": ["UserPool", "Arn"]}, "associated with the user pool"),
+            (assoc.get("WebACLArn") == {"Fn::GetAtt": ["UserPoolWebAcl", "Arn"]}, "association uses this web ACL"),
+        ]
+        problems += [f"WAF: missing: {what}" for ok, what in checks if not ok]
+    return problems
+
+
 def main(path):
-    template = cfn_yaml.load(path)
-    params = {k: "x@acme.example" if k in ("EmailFrom", "SesIdentity") else v.get("Default") for k, v in template["Parameters"].items()}
-    # `sam package` replaces the local zip path with its S3 upload; do the same.
-    for r in template["Resources"].values():
-        if r["Type"] == "AWS::Serverless::Function" and not str(r["Properties"].get("CodeUri", "")).startswith("s3://"):
-            r["Properties"]["CodeUri"] = "s3://example-bucket/bootstrap.zip"
-    cfn = transform(template, params, NoManagedPolicies())
-    res = cfn["Resources"]
+    template = m.load(path)
+    stack = m.Stack(template, BASE)
+    res = stack.cfn["Resources"]
     graph = {}
     for name, r in res.items():
         deps = refs(r.get("Properties", {}))
@@ -115,6 +146,7 @@ def main(path):
     pool = res["UserPool"]["Properties"]
     client = res["UserPoolClient"]["Properties"]
     fn = res["OtpFunction"]["Properties"]
+    env = fn["Environment"]["Variables"]
     perm = res["InvokePermission"]["Properties"]
     attr = [a for a in pool["Schema"] if a["Name"] == "authChallenge"]
     checks = [
@@ -128,7 +160,14 @@ def main(path):
         (fn["Runtime"] == "provided.al2023" and fn["Architectures"] == ["arm64"] and fn["Timeout"] <= 5, "provided.al2023, arm64, timeout <= 5 s"),
         (perm["Principal"] == "cognito-idp.amazonaws.com" and perm["SourceArn"] == {"Fn::GetAtt": ["UserPool", "Arn"]}, "invoke permission scoped to the pool"),
         ("GenerateSecretString" in res["CodeHmacKey"]["Properties"], "HMAC key generated at deploy"),
-        ("resolve:secretsmanager" in str(fn["Environment"]["Variables"]["CODE_HMAC_KEY"]), "key passed by dynamic reference"),
+        (env.get("CODE_HMAC_KEY_SECRET_ARN") == {"Ref": "CodeHmacKey"} and "CODE_HMAC_KEY" not in env
+         and "resolve:" not in json.dumps(fn), "HMAC key passed by its secret ARN, never by value (no dynamic reference)"),
+        (env.get("REFERENCE_KEY") == {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+         and re.fullmatch(r"[0-9a-f-]{36}", stack.resolve(env["REFERENCE_KEY"])) is not None, "REFERENCE_KEY is the stack ID's UUID"),
+        (pool.get("AutoVerifiedAttributes") == ["email"]
+         and pool.get("UserAttributeUpdateSettings") == {"AttributesRequireVerificationBeforeUpdate": ["email"]},
+         "a changed email takes effect only once verified"),
+        (int(template["Parameters"]["ResendCooldownSeconds"]["MinValue"]) >= 10, "resend cooldown at least 10 s (covers Cognito's retry)"),
         (all(t in pool["LambdaConfig"] for t in ("DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse")), "three custom-auth slots wired"),
         (fn["Environment"]["Variables"].get("METRICS_NAMESPACE") == {"Ref": "MetricsNamespace"}, "metrics namespace passed to the function"),
         (all(res.get(a, {}).get("Properties", {}).get("MetricName") == m
@@ -139,6 +178,7 @@ def main(path):
         (res.get("Dashboard", {}).get("Condition") == "DashboardEnabled", "optional dashboard"),
     ]
     problems += [f"missing: {what}" for ok, what in checks if not ok]
+    problems += waf_checks(template)
 
     # The dashboard body is JSON once substituted, with and without the pool dimension.
     body, variables = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
@@ -157,9 +197,9 @@ def main(path):
     if problems:
         print("\n".join(problems))
         return 1
-    print(f"{len(res)} resources after the SAM transform, no cycle, {len(checks)} structural checks passed:")
+    print(f"{len(res)} resources after the SAM transform, no cycle, {len(checks)} structural checks and the WAF checks passed:")
     for name in sorted(res):
-        print(f"  {name:24} {res[name]['Type']:34} depends on {', '.join(sorted(graph[name])) or '-'}")
+        print(f"  {name:26} {res[name]['Type']:34} depends on {', '.join(sorted(graph[name])) or '-'}")
     return 0
 
 

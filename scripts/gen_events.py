@@ -16,20 +16,28 @@ REPLAY_KEY = b"replay-only-key-never-use-in-production-0000"
 POOL, REGION, CLIENT = "eu-west-1_Q7xk2PzRm", "eu-west-1", "3n4b5v6c7x8z9a0s1d2f3g4h5j"
 USER = "5c2e9a14-7b31-4f0e-9d6a-1f8b3c0e7a52"
 CODE = "482913"
+EMAIL = "maria.rossi@example.org"
 ISSUED = 1767225600          # 2026-01-01T00:00:00Z
 FAR = 4102444800             # 2100-01-01: states that stay valid whenever the events are replayed
 NONCE = bytes.fromhex("a1b2c3d4e5f60718293a4b5c")
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "events")
 
 
+def destination_tag(address):
+    """The keyed tag of the address a code went to (CodeHasher::destination_tag)."""
+    return hmac.new(REPLAY_KEY, b"destination\x00" + address.lower().encode(), hashlib.sha256).digest()[:8]
+
+
 def state(expires, attempts=0, sends=(ISSUED,), active=True):
     out = b""
     if active:
+        dest = destination_tag(EMAIL)
         mac = hmac.new(REPLAY_KEY, digestmod=hashlib.sha256)
         for part in [b"cognito-email-otp/code/v1", POOL.encode(), USER.encode(), NONCE,
-                     struct.pack(">I", ISSUED), struct.pack(">I", expires), CODE.encode()]:
+                     struct.pack(">I", ISSUED), struct.pack(">I", expires), dest, CODE.encode()]:
             mac.update(struct.pack(">I", len(part)) + part)
-        out += b"\x01" + NONCE + mac.digest() + struct.pack(">IIB", ISSUED, expires, attempts)
+        # flags: active (bit 0) with its destination tag (bit 2)
+        out += b"\x05" + NONCE + mac.digest() + struct.pack(">IIB", ISSUED, expires, attempts) + dest
     else:
         out += b"\x00"
     out += bytes([len(sends)]) + b"".join(struct.pack(">I", t) for t in sends)
@@ -101,7 +109,7 @@ files = {
     "create/mfa-first-round.json": (create(SRP + PV, meta={}), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6"}}, "emails": 1}),
     "create/retry-after-wrong-answer.json": (create([custom(False)], meta={}, a=attrs(ACTIVE)), {"response": {"challengeMetadata": "EMAIL_OTP", "privateChallengeParameters": {"nonce": NONCE.hex()}, "publicChallengeParameters": {"expiresAt": str(FAR)}}, "emails": 0}),
     "create/resend.json": (create([custom(False)], meta={"action": "resend"}, a=attrs(ACTIVE)), {"response": {"challengeMetadata": "EMAIL_OTP_RESENT", "publicChallengeParameters": {"delivery": "EMAIL"}}, "emails": 1}),
-    "create/unknown-user.json": (create([], a={}, not_found=True, user=UNKNOWN), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "n***@e***.org", "codeLength": "6"}}, "emails": 0}),
+    "create/unknown-user.json": (create([], a={}, not_found=True, user=UNKNOWN), {"response": {"publicChallengeParameters": {"delivery": "EMAIL", "destination": "n***@e***.org", "codeLength": "6"}}, "emails": 0}),
     # VerifyAuthChallengeResponse
     "verify/right-answer.json": (verify(CODE, ACTIVE, meta={}), {"response": {"answerCorrect": True}}),
     "verify/wrong-answer.json": (verify("482914", ACTIVE, meta={}), {"response": {"answerCorrect": False}}),

@@ -29,6 +29,19 @@ done
 
 failures=0
 while IFS= read -r event; do
+  # Each event is replayed against the user as its own userAttributes show them (Cognito read them
+  # just before the call, and the function reads the state afresh from the store): the events are
+  # independent snapshots, so one event's write must not become the next one's state.
+  python3 - "$event" "$dir/users.json" <<'PY'
+import json, sys
+event = json.load(open(sys.argv[1]))
+users = json.load(open(sys.argv[2]))
+req = event.get("request") or {}
+attrs = req.get("userAttributes") or {}
+if attrs and not req.get("userNotFound"):
+    users[f'{event["userPoolId"]}/{event["userName"]}'] = attrs
+    json.dump(users, open(sys.argv[2], "w"), indent=2)
+PY
   # The function returns the whole event; show its `response` (or the error Cognito would show).
   if out=$(cargo lambda invoke otp-local --invoke-address 127.0.0.1 --invoke-port "$port" --data-file "$event" --output-format json 2>&1); then
     printf '%-48s %s\n' "$event" "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("response"), sort_keys=True))')"

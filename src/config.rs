@@ -12,16 +12,36 @@ use crate::domain::email::Sender;
 use crate::domain::flow::AuthFlow;
 use crate::domain::policy::Limits;
 
-/// The minimum length of `CODE_HMAC_KEY`, in characters.
+/// The minimum length of `CODE_HMAC_KEY` and `REFERENCE_KEY`, in characters.
 pub const MIN_KEY_CHARS: usize = 32;
+
+/// The smallest `RESEND_COOLDOWN_SECONDS`. Cognito retries a Create that did not answer in time
+/// with the same event, seconds later; within the cooldown the retry reuses the code the first
+/// attempt mailed instead of mailing a second one that kills the first.
+pub const MIN_COOLDOWN_SECONDS: u32 = 10;
+
+/// Where the code key comes from.
+#[derive(Debug, Clone)]
+pub enum CodeKey {
+    /// `CODE_HMAC_KEY`: the key itself (local runs and tests).
+    Inline(CodeHasher),
+    /// `CODE_HMAC_KEY_SECRET_ARN`: a Secrets Manager secret whose `SecretString` is the key, read
+    /// at the first invocation that needs it (in Lambda, so the key is never in the function's
+    /// configuration).
+    Secret(String),
+}
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `EMAIL_FROM`.
     pub email_from: Sender,
-    /// `CODE_HMAC_KEY`, as a hasher; its `Debug` is redacted.
-    pub hasher: CodeHasher,
+    /// `CODE_HMAC_KEY` or `CODE_HMAC_KEY_SECRET_ARN`: the key of the stored code hashes.
+    pub code_key: CodeKey,
+    /// `REFERENCE_KEY` (or, without it, a key derived from `CODE_HMAC_KEY`): keys the decoys for
+    /// unknown users and the user references in logs, which must never wait for an AWS call.
+    /// It protects no code: knowing it lets someone predict a decoy, nothing more.
+    pub reference: CodeHasher,
     /// `AUTH_FLOW`.
     pub flow: AuthFlow,
     /// `CODE_LENGTH`, `CODE_TTL_SECONDS`, `MAX_ATTEMPTS`, `RESEND_COOLDOWN_SECONDS`, `SEND_LIMIT`,
@@ -145,23 +165,56 @@ impl Config {
             }),
         };
 
-        // The key's value is never echoed, not even in an error.
-        let hasher = match (r.lookup)("CODE_HMAC_KEY") {
-            None => {
-                r.fail("CODE_HMAC_KEY", format!("is required; set it to a random secret of at least {MIN_KEY_CHARS} characters"));
+        // No key's value is ever echoed, not even in an error.
+        let key_problem = |k: &str| {
+            (k.chars().count() < MIN_KEY_CHARS).then(|| {
+                format!(
+                    "is too short ({} characters); use at least {MIN_KEY_CHARS}",
+                    k.chars().count()
+                )
+            })
+        };
+        let inline = (r.lookup)("CODE_HMAC_KEY");
+        let secret_arn = r.get("CODE_HMAC_KEY_SECRET_ARN");
+        let code_key = match (&inline, secret_arn) {
+            (Some(_), Some(_)) => {
+                r.fail("CODE_HMAC_KEY_SECRET_ARN", "is set together with CODE_HMAC_KEY; set only one (the secret in Lambda, the key itself for local runs)".into());
                 None
             }
-            Some(k) if k.chars().count() < MIN_KEY_CHARS => {
-                r.fail(
-                    "CODE_HMAC_KEY",
-                    format!(
-                        "is too short ({} characters); use at least {MIN_KEY_CHARS}",
-                        k.chars().count()
-                    ),
-                );
+            (None, None) => {
+                r.fail("CODE_HMAC_KEY", format!("is required (or CODE_HMAC_KEY_SECRET_ARN in Lambda); set it to a random secret of at least {MIN_KEY_CHARS} characters"));
                 None
             }
-            Some(k) => Some(CodeHasher::new(k.as_bytes())),
+            (Some(k), None) => match key_problem(k) {
+                Some(msg) => {
+                    r.fail("CODE_HMAC_KEY", msg);
+                    None
+                }
+                None => Some(CodeKey::Inline(CodeHasher::new(k.as_bytes()))),
+            },
+            (None, Some(arn)) if valid_secret_arn(&arn) => Some(CodeKey::Secret(arn)),
+            (None, Some(arn)) => {
+                r.fail("CODE_HMAC_KEY_SECRET_ARN", format!("{arn:?} is not accepted; use the secret's ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX"));
+                None
+            }
+        };
+        let reference = match ((r.lookup)("REFERENCE_KEY"), &code_key) {
+            (Some(k), _) => match key_problem(&k) {
+                Some(msg) => {
+                    r.fail("REFERENCE_KEY", msg);
+                    None
+                }
+                None => Some(CodeHasher::new(k.as_bytes())),
+            },
+            // Locally one key is enough: the reference key is derived from it, under its own label.
+            (None, Some(CodeKey::Inline(h))) => Some(CodeHasher::new(
+                &h.keyed_reference("reference-key", "cognito-email-otp"),
+            )),
+            (None, Some(CodeKey::Secret(_))) => {
+                r.fail("REFERENCE_KEY", format!("is required with CODE_HMAC_KEY_SECRET_ARN; set it to a random value of at least {MIN_KEY_CHARS} characters (the template uses the stack's UUID)"));
+                None
+            }
+            (None, None) => None,
         };
 
         let flow = match r.get("AUTH_FLOW") {
@@ -182,7 +235,7 @@ impl Config {
             code_length,
             ttl: r.int("CODE_TTL_SECONDS", 300, 30, 3600),
             max_attempts: r.int("MAX_ATTEMPTS", 3, 1, 10),
-            cooldown: r.int("RESEND_COOLDOWN_SECONDS", 30, 0, 600),
+            cooldown: r.int("RESEND_COOLDOWN_SECONDS", 30, MIN_COOLDOWN_SECONDS, 600),
             send_limit: r.int("SEND_LIMIT", 5, 1, 100),
             send_window: r.int("SEND_WINDOW_SECONDS", 3600, 60, 86_400),
         };
@@ -231,10 +284,11 @@ impl Config {
         };
         let metrics_pool_dimension = r.bool("METRICS_POOL_ID_DIMENSION", false);
 
-        match (email_from, hasher, r.problems.is_empty()) {
-            (Some(email_from), Some(hasher), true) => Ok(Self {
+        match (email_from, code_key, reference, r.problems.is_empty()) {
+            (Some(email_from), Some(code_key), Some(reference), true) => Ok(Self {
                 email_from,
-                hasher,
+                code_key,
+                reference,
                 flow,
                 limits,
                 challenge_attribute,
@@ -259,6 +313,21 @@ fn valid_namespace(v: &str) -> bool {
         && !v.starts_with("AWS/")
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b" .-_/#:".contains(&b))
+}
+
+/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME` (the full ARN, with its suffix).
+fn valid_secret_arn(v: &str) -> bool {
+    let parts: Vec<&str> = v.splitn(7, ':').collect();
+    parts.len() == 7
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "secretsmanager"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+        && !v.contains(char::is_whitespace)
 }
 
 fn valid_custom_attribute(v: &str) -> bool {
@@ -322,7 +391,7 @@ mod tests {
             ("CODE_LENGTH", "8"),
             ("CODE_TTL_SECONDS", "600"),
             ("MAX_ATTEMPTS", "5"),
-            ("RESEND_COOLDOWN_SECONDS", "0"),
+            ("RESEND_COOLDOWN_SECONDS", "10"),
             ("SEND_LIMIT", "100"),
             ("SEND_WINDOW_SECONDS", "86400"),
             ("CHALLENGE_ATTRIBUTE", "custom:otp_state"),
@@ -339,7 +408,7 @@ mod tests {
         assert_eq!(c.limits.code_length.get(), 8);
         assert_eq!(
             (c.limits.ttl, c.limits.max_attempts, c.limits.cooldown),
-            (600, 5, 0)
+            (600, 5, 10)
         );
         assert_eq!((c.limits.send_limit, c.limits.send_window), (100, 86_400));
         assert_eq!(c.challenge_attribute, "custom:otp_state");
@@ -366,8 +435,11 @@ mod tests {
             ("CODE_TTL_SECONDS", "3601", "from 30 to 3600"),
             ("MAX_ATTEMPTS", "0", "from 1 to 10"),
             ("MAX_ATTEMPTS", "11", "from 1 to 10"),
-            ("RESEND_COOLDOWN_SECONDS", "601", "from 0 to 600"),
-            ("RESEND_COOLDOWN_SECONDS", "-1", "from 0 to 600"),
+            ("RESEND_COOLDOWN_SECONDS", "601", "from 10 to 600"),
+            ("RESEND_COOLDOWN_SECONDS", "0", "from 10 to 600"),
+            ("RESEND_COOLDOWN_SECONDS", "9", "from 10 to 600"),
+            ("RESEND_COOLDOWN_SECONDS", "-1", "from 10 to 600"),
+            ("REFERENCE_KEY", "short", "at least 32"),
             ("SEND_LIMIT", "0", "from 1 to 100"),
             ("SEND_WINDOW_SECONDS", "59", "from 60 to 86400"),
             ("CHALLENGE_ATTRIBUTE", "authChallenge", "custom:"),
@@ -405,6 +477,7 @@ mod tests {
         let err = load(&[]).unwrap_err();
         let vars: Vec<_> = err.problems.iter().map(|(v, _)| *v).collect();
         assert_eq!(vars, vec!["EMAIL_FROM", "CODE_HMAC_KEY"]);
+        assert!(err.to_string().contains("CODE_HMAC_KEY_SECRET_ARN"));
         let short = "x".repeat(31);
         let err = load(&[("EMAIL_FROM", "a@b.org"), ("CODE_HMAC_KEY", &short)]).unwrap_err();
         assert!(err.to_string().contains("at least 32"));
@@ -416,6 +489,53 @@ mod tests {
                 ("CODE_HMAC_KEY", &"x".repeat(32))
             ])
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_key_comes_from_the_environment_or_from_a_secret_never_both() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:otp-key-AbCdEf";
+        let reference = "r".repeat(36);
+        let c = load(&[
+            ("EMAIL_FROM", "a@b.org"),
+            ("CODE_HMAC_KEY_SECRET_ARN", arn),
+            ("REFERENCE_KEY", &reference),
+        ])
+        .unwrap();
+        assert!(matches!(&c.code_key, CodeKey::Secret(a) if a == arn));
+        // With the secret, the reference key must be given: nothing may wait for AWS to get it.
+        let err =
+            load(&[("EMAIL_FROM", "a@b.org"), ("CODE_HMAC_KEY_SECRET_ARN", arn)]).unwrap_err();
+        assert_eq!(err.problems[0].0, "REFERENCE_KEY");
+        let err = load(&[
+            ("EMAIL_FROM", "a@b.org"),
+            ("CODE_HMAC_KEY", KEY),
+            ("CODE_HMAC_KEY_SECRET_ARN", arn),
+        ])
+        .unwrap_err();
+        assert_eq!(err.problems[0].0, "CODE_HMAC_KEY_SECRET_ARN");
+        assert!(!err.to_string().contains(KEY));
+        for bad in [
+            "my-secret",
+            "arn:aws:secretsmanager:eu-west-1:1234:secret:x",
+            "arn:aws:s3:::bucket",
+        ] {
+            let err = load(&[
+                ("EMAIL_FROM", "a@b.org"),
+                ("CODE_HMAC_KEY_SECRET_ARN", bad),
+                ("REFERENCE_KEY", &reference),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains("the secret's ARN"), "{bad}: {err}");
+        }
+        // Locally the reference key is derived from the code key, and differs from it.
+        let c = load(&base()).unwrap();
+        let CodeKey::Inline(code) = &c.code_key else {
+            panic!("inline")
+        };
+        assert_ne!(
+            code.keyed_reference("log-user", "x"),
+            c.reference.keyed_reference("log-user", "x")
         );
     }
 

@@ -1,12 +1,14 @@
 //! The narrow interfaces the application needs from the outside world.
 //!
-//! Adapters in [`crate::adapters`] implement them against SES v2 and Cognito, or locally for the demo.
+//! Adapters in [`crate::adapters`] implement them against SES v2, Cognito and Secrets Manager, or
+//! locally for the demo.
 //! The futures are `Send` so any adapter works under a multi-threaded runtime as well.
 
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::domain::code::OtpCode;
+use crate::config::CodeKey;
+use crate::domain::code::{CodeHasher, OtpCode};
 use crate::domain::email::EmailAddress;
 use crate::domain::message::RenderedEmail;
 use crate::domain::policy::UserRef;
@@ -86,21 +88,45 @@ pub struct StateWrite<'a> {
     pub user: UserRef<'a>,
     /// The encoded state (see [`crate::domain::state`]); never a plaintext code.
     pub encoded: &'a str,
-    /// Also set `email_verified` to true, in the same request (after a first successful code).
-    pub mark_email_verified: bool,
+    /// After a first correct code: the address the code was mailed to, to be stored as the user's
+    /// `email` with `email_verified` true, in the same request. Writing the address itself, not
+    /// only the flag, means a change of address that lands between Cognito's read and this write
+    /// is undone rather than verified: the flag only ever covers the address that got the code.
+    pub verified_email: Option<&'a EmailAddress>,
 }
 
 /// Stores the challenge state in the user's attribute.
 pub trait ChallengeStore: Send + Sync {
-    /// Writes the state (and `email_verified`, if asked) in one request.
+    /// Writes the state (and the verified address, if given) in one request.
     fn write(&self, write: &StateWrite<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Reads the stored value back (`None` when the attribute is unset). Verify uses it to learn
-    /// whether its own write is still the one stored.
+    /// Reads the stored value afresh (`None` when the attribute is unset). Every decision that
+    /// leads to a write starts from this read, and tagged writes are read back with it.
     fn read(
         &self,
         user: UserRef<'_>,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// Gives the key of the stored code hashes.
+pub trait KeySource: Send + Sync {
+    /// The hasher; the first call may fetch the key (and then keeps it for the process's life).
+    fn hasher(&self) -> impl Future<Output = Result<&CodeHasher, StoreError>> + Send;
+}
+
+/// The key from the configuration: the key itself (`CODE_HMAC_KEY`). A secret's ARN cannot be
+/// served without a Secrets Manager client, which only the Lambda binary wires
+/// ([`crate::adapters::secrets::SecretKey`]); here it is a clear error, never a panic.
+impl KeySource for CodeKey {
+    async fn hasher(&self) -> Result<&CodeHasher, StoreError> {
+        match self {
+            CodeKey::Inline(h) => Ok(h),
+            CodeKey::Secret(_) => Err(StoreError {
+                kind: FailureKind::Rejected,
+                detail: "CODE_HMAC_KEY_SECRET_ARN is set, but this runner reads no secrets; set CODE_HMAC_KEY".into(),
+            }),
+        }
+    }
 }
 
 /// The current time, in Unix seconds.

@@ -14,62 +14,75 @@ use tokio::net::TcpStream;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, ConfigError};
-use crate::ports::{ChallengeStore, Clock, Mailer};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
 use crate::triggers::App;
 
-/// Targets capped at `warn` whatever the requested level: at debug and trace the SDK and HTTP
-/// stack log request bodies, and an SES request body holds the code.
-const QUIET_TARGETS: &[&str] = &[
-    "aws_smithy_runtime",
-    "aws_smithy_runtime_api",
-    "aws_smithy_http_client",
-    "aws_smithy_http",
-    "aws_smithy_types",
-    "aws_sdk_sesv2",
-    "aws_sdk_cognitoidentityprovider",
-    "aws_sdk_sts",
-    "aws_runtime",
-    "aws_config",
-    "aws_sigv4",
-    "hyper",
-    "hyper_util",
-    "h2",
-    "rustls",
-    "lambda_runtime",
-    "lambda_runtime_api_client",
-];
+/// The crate whose own events may log below `warn`. Every other target (the AWS SDK, the HTTP
+/// and TLS stacks, the Lambda runtime) is held at `warn` whatever the requested level: at debug
+/// and trace they log request and response bodies, and the raw event (`lambda_runtime` traces it
+/// whole), which hold codes, answers and addresses.
+const OWN_TARGET: &str = "cognito_email_otp";
+
+/// Targets silenced entirely. The runtime's panic layer logs every handler error a second time
+/// (`error!("{error:?}")`), after our own `invocation` line; a real panic is still printed to
+/// stderr by the panic hook.
+const SILENCED_TARGETS: &[&str] = &["lambda_runtime::layers::panic"];
+
+/// Whether an event or span may be written, whatever the requested level: the cap that no
+/// `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` directive can lift, however specific.
+fn within_cap(meta: &tracing::Metadata<'_>) -> bool {
+    let target = meta.target();
+    let under = |prefix: &str| {
+        target == prefix
+            || target
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with("::"))
+    };
+    if SILENCED_TARGETS.iter().any(|t| under(t)) {
+        return false;
+    }
+    under(OWN_TARGET) || *meta.level() <= tracing::Level::WARN
+}
 
 /// Installs the log subscriber: one JSON object per line when `AWS_LAMBDA_LOG_FORMAT=JSON`
 /// (Lambda's own switch), text otherwise; level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`.
+///
+/// The requested directives go through an `EnvFilter`, and a second filter, [`within_cap`], is
+/// layered on top of it: a directive can only narrow what is written, never widen it past the
+/// cap. (Directives added to the same `EnvFilter` would not do: a more specific directive such as
+/// `lambda_runtime::layers=trace` wins over a general `lambda_runtime=warn`.)
 pub fn init_logging() {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".into());
-    let mut filter =
+    let requested =
         EnvFilter::try_new(level.to_ascii_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
-    for target in QUIET_TARGETS {
-        if let Ok(d) = format!("{target}=warn").parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let cap = tracing_subscriber::filter::filter_fn(within_cap);
+    let base = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(false)
         .with_writer(std::io::stdout);
-    // Errors here mean a subscriber is already installed (tests); keep that one.
-    let _ = if json {
-        builder
-            .json()
+    let layer = if json {
+        base.json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .try_init()
+            .with_filter(FilterExt::and(requested, cap))
+            .boxed()
     } else {
-        builder.without_time().try_init()
+        base.without_time()
+            .with_filter(FilterExt::and(requested, cap))
+            .boxed()
     };
+    // An error here means a subscriber is already installed (tests); keep that one.
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 /// Posts an initialisation error to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`, if any.
@@ -106,8 +119,8 @@ pub async fn load_config() -> Result<Config, ConfigError> {
 }
 
 /// Serves invocations from the Lambda Runtime API with `app`, borrowed for the life of the process.
-pub async fn serve<M: Mailer, S: ChallengeStore, C: Clock>(
-    app: &App<M, S, C>,
+pub async fn serve<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource>(
+    app: &App<M, S, C, K>,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         app.handle(event.payload)

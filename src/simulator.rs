@@ -256,6 +256,22 @@ impl<I, D> CognitoSim<I, D> {
         )
     }
 
+    /// The Create event Cognito sends for a new passwordless sign-in of `username`, with `attrs`
+    /// as read from the pool (tests send the same event from many callers at once).
+    pub fn create_event(&self, username: &str, attrs: &BTreeMap<String, String>) -> Value {
+        self.event(
+            "CreateAuthChallenge_Authentication",
+            username,
+            json!({
+                "userAttributes": attrs,
+                "challengeName": "CUSTOM_CHALLENGE",
+                "session": [],
+                "userNotFound": false,
+            }),
+            json!({ "publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null }),
+        )
+    }
+
     fn event(&self, source: &str, username: &str, request: Value, response: Value) -> Value {
         json!({
             "version": "1",

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use cognito_email_otp::adapters::aws::AwsContext;
 use cognito_email_otp::adapters::cognito::CognitoStore;
 use cognito_email_otp::adapters::ses::SesMailer;
@@ -16,25 +17,28 @@ use cognito_email_otp::domain::email::{EmailAddress, Sender};
 use cognito_email_otp::domain::message::render;
 use cognito_email_otp::domain::policy::UserRef;
 use cognito_email_otp::domain::state::ChallengeState;
-use cognito_email_otp::ports::{
-    ChallengeStore, FailureKind, Mailer, OutgoingEmail, StateWrite, SystemClock,
-};
+use cognito_email_otp::ports::{ChallengeStore, FailureKind, Mailer, OutgoingEmail, StateWrite};
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use cognito_email_otp::telemetry::MetricsSink;
 use cognito_email_otp::triggers::App;
 use serde_json::{Value, json};
+use support::OffsetClock;
 use support::moto::{CognitoFault, FaultServer, Moto, SesFault, aws_at};
 use support::pool::{Cognito, EMAIL, PoolDirectory, SENDER, attributes, set_up};
 
-type AwsApp = App<SesMailer, CognitoStore, SystemClock>;
+type AwsApp = App<SesMailer, CognitoStore, OffsetClock>;
 
 /// The dispatcher on the SES and Cognito adapters.
-fn aws_app(aws: &Arc<AwsContext>, config: cognito_email_otp::config::Config) -> AwsApp {
+fn aws_app(
+    aws: &Arc<AwsContext>,
+    config: cognito_email_otp::config::Config,
+    clock: &OffsetClock,
+) -> AwsApp {
     App::new(
         config,
         mailer(aws.clone()),
         CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
-        SystemClock,
+        clock.clone(),
     )
     .with_metrics(MetricsSink::discard())
 }
@@ -144,28 +148,40 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
         .write(&StateWrite {
             user,
             encoded: &state,
-            mark_email_verified: false,
+            verified_email: None,
         })
         .await
         .unwrap();
     let a = attributes(&cognito, &pool_id, &username).await;
     assert_eq!(a.get("custom:authChallenge"), Some(&state));
     assert_eq!(a.get("email_verified").map(String::as_str), Some("false"));
+    // The verified address is written with the flag: a change made in between is undone.
+    let verified = EmailAddress::parse(&a["email"]).unwrap();
+    cognito
+        .admin_update_user_attributes()
+        .user_pool_id(&pool_id)
+        .username(&username)
+        .user_attributes(
+            AttributeType::builder()
+                .name("email")
+                .value("ceo@victim.example")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     store
         .write(&StateWrite {
             user,
             encoded: &state,
-            mark_email_verified: true,
+            verified_email: Some(&verified),
         })
         .await
         .unwrap();
-    assert_eq!(
-        attributes(&cognito, &pool_id, &username)
-            .await
-            .get("email_verified")
-            .map(String::as_str),
-        Some("true")
-    );
+    let a = attributes(&cognito, &pool_id, &username).await;
+    assert_eq!(a.get("email_verified").map(String::as_str), Some("true"));
+    assert_eq!(a.get("email"), Some(&verified.as_str().to_owned()));
     let nobody = UserRef {
         pool_id: &pool_id,
         username: "nobody",
@@ -174,7 +190,7 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
         .write(&StateWrite {
             user: nobody,
             encoded: &state,
-            mark_email_verified: false,
+            verified_email: None,
         })
         .await
         .unwrap_err();
@@ -187,13 +203,12 @@ async fn full_sign_ins_of_both_flows_against_moto() {
     let moto = Moto::start();
     let aws = moto.aws();
     let (cognito, pool_id, username) = set_up(&aws).await;
+    let clock = OffsetClock::default();
     for (flow, with_srp) in [("mfa", true), ("passwordless", false)] {
-        let config = support::config(&[
-            ("AUTH_FLOW", flow),
-            ("RESEND_COOLDOWN_SECONDS", "0"),
-            ("SEND_LIMIT", "20"),
-        ]);
-        let app = aws_app(&aws, config);
+        // Past the cooldown of the code the previous sign-in left: this one gets a new code.
+        clock.advance(31);
+        let config = support::config(&[("AUTH_FLOW", flow), ("SEND_LIMIT", "20")]);
+        let app = aws_app(&aws, config, &clock);
         let sim = pool_sim(&app, &cognito, &pool_id);
         let emails_before = moto.sent_emails().len();
         let (mut s, mut step) = sim.initiate_auth(&username, with_srp).await.unwrap();
@@ -247,15 +262,13 @@ async fn full_sign_ins_of_both_flows_against_moto() {
             "{flow}: an old code is not accepted again"
         );
     }
-    // Resend: a new code goes out and the old one stops working.
-    let config = support::config(&[
-        ("AUTH_FLOW", "passwordless"),
-        ("RESEND_COOLDOWN_SECONDS", "0"),
-        ("SEND_LIMIT", "20"),
-    ]);
-    let app = aws_app(&aws, config);
+    // Resend after the cooldown: a new code goes out and the old one stops working.
+    clock.advance(31);
+    let config = support::config(&[("AUTH_FLOW", "passwordless"), ("SEND_LIMIT", "20")]);
+    let app = aws_app(&aws, config, &clock);
     let sim = pool_sim(&app, &cognito, &pool_id);
     let (mut s, _) = sim.initiate_auth(&username, false).await.unwrap();
+    clock.advance(31);
     let first =
         code_from_email(moto.sent_emails().last().unwrap()["body"].as_str().unwrap()).unwrap();
     let n = moto.sent_emails().len();
@@ -285,15 +298,20 @@ async fn the_send_limit_stops_mail_with_a_user_safe_message() {
     let moto = Moto::start();
     let aws = moto.aws();
     let (cognito, pool_id, username) = set_up(&aws).await;
-    let config = support::config(&[
-        ("AUTH_FLOW", "passwordless"),
-        ("RESEND_COOLDOWN_SECONDS", "0"),
-        ("SEND_LIMIT", "2"),
-    ]);
-    let app = aws_app(&aws, config);
+    let config = support::config(&[("AUTH_FLOW", "passwordless"), ("SEND_LIMIT", "2")]);
+    let clock = OffsetClock::default();
+    let app = aws_app(&aws, config, &clock);
     let sim = pool_sim(&app, &cognito, &pool_id);
     sim.initiate_auth(&username, false).await.unwrap();
-    sim.initiate_auth(&username, false).await.unwrap();
+    clock.advance(31);
+    let (mut s, _) = sim.initiate_auth(&username, false).await.unwrap();
+    // Exhaust the second code, so at the limit there is no usable code to offer again.
+    let code =
+        code_from_email(moto.sent_emails().last().unwrap()["body"].as_str().unwrap()).unwrap();
+    for _ in 0..3 {
+        let _ = sim.respond_custom(&mut s, &wrong_code(&code), &[]).await;
+    }
+    clock.advance(31);
     let err = sim.initiate_auth(&username, false).await.unwrap_err();
     assert_eq!(err, SignInError::TriggerFailed("CreateAuthChallenge failed with error Too many codes were requested. Please wait a while before trying again.".into()));
     assert_eq!(moto.sent_emails().len(), 2);
@@ -317,7 +335,11 @@ fn create_event(pool_id: &str, username: &str, user_not_found: bool) -> Value {
 async fn define_pre_sign_up_and_decoys_build_no_aws_client() {
     // No server at all: any AWS call would fail.
     let aws = aws_at("http://127.0.0.1:9");
-    let app = aws_app(&aws, support::config(&[("AUTH_FLOW", "both")]));
+    let app = aws_app(
+        &aws,
+        support::config(&[("AUTH_FLOW", "both")]),
+        &OffsetClock::default(),
+    );
     for file in [
         "define/passwordless-start.json",
         "define/mfa-after-password.json",
@@ -356,49 +378,53 @@ async fn faults_fail_fast_and_cleanly() {
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_calls: 3,
+            cognito_calls: 4,
         },
         Case {
             ses: SesFault::ServerError,
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_calls: 3,
+            cognito_calls: 4,
         },
         Case {
             ses: SesFault::Rejected,
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_calls: 3,
+            cognito_calls: 4,
         },
         Case {
             ses: SesFault::Stall,
             cognito: CognitoFault::Ok,
             error_type: "DeliveryFailed",
             message: send_failed,
-            cognito_calls: 3,
+            cognito_calls: 4,
         },
         Case {
             ses: SesFault::Ok,
             cognito: CognitoFault::Throttled,
             error_type: "StoreFailed",
             message: store_failed,
-            cognito_calls: 3,
+            cognito_calls: 4,
         },
         Case {
             ses: SesFault::Ok,
             cognito: CognitoFault::Stall,
             error_type: "StoreFailed",
             message: store_failed,
-            cognito_calls: 3,
+            cognito_calls: 4,
         },
     ];
     let mut worst = Duration::ZERO;
     for case in cases {
         let server = FaultServer::start(case.ses, case.cognito);
         let aws = aws_at(&server.endpoint);
-        let app = aws_app(&aws, support::config(&[("AUTH_FLOW", "passwordless")]));
+        let app = aws_app(
+            &aws,
+            support::config(&[("AUTH_FLOW", "passwordless")]),
+            &OffsetClock::default(),
+        );
         let started = Instant::now();
         let err = app
             .handle(create_event("eu-west-1_Q7xk2PzRm", "u1", false))
@@ -448,7 +474,7 @@ async fn verify_does_not_accept_a_right_answer_it_cannot_consume() {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string("events/expected.json").unwrap()).unwrap();
     let config = support::config(&[("CODE_HMAC_KEY", expected["replay_key"].as_str().unwrap())]);
-    let app = aws_app(&aws, config);
+    let app = aws_app(&aws, config, &OffsetClock::default());
     for file in ["verify/right-answer.json", "verify/wrong-answer.json"] {
         let e: Value =
             serde_json::from_str(&std::fs::read_to_string(format!("events/{file}")).unwrap())

@@ -10,149 +10,27 @@
 mod support;
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use cognito_email_otp::domain::state::ChallengeState;
-use cognito_email_otp::simulator::{
-    CognitoSim, Invoker, SignInError, Step, code_from_email, wrong_code,
-};
+use cognito_email_otp::simulator::{Invoker, SignInError, Step, code_from_email, wrong_code};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 use support::lambda::{Lambda, Mode, Reply, lambda_env};
-use support::moto::{CognitoFault, FaultServer, Moto, SesFault};
-use support::pool::{Cognito, PoolDirectory, add_user, attributes, set_up};
-
-/// Cognito gives up on a trigger after 5 s.
-const COGNITO_LIMIT: Duration = Duration::from_secs(5);
-
-/// moto with a pool and a user, and the fault proxy the function talks to.
-struct World {
-    moto: Moto,
-    proxy: FaultServer,
-    cognito: Cognito,
-    pool_id: String,
-    username: String,
-}
-
-impl World {
-    async fn new() -> Self {
-        let moto = Moto::start();
-        let (cognito, pool_id, username) = set_up(&moto.aws()).await;
-        let proxy = FaultServer::proxy(&moto);
-        Self {
-            moto,
-            proxy,
-            cognito,
-            pool_id,
-            username,
-        }
-    }
-
-    /// The function's environment: AWS through the proxy, plus `config`.
-    /// Both flows are enabled unless `config` says otherwise.
-    fn env(&self, config: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut all = vec![("AUTH_FLOW", "both")];
-        all.extend_from_slice(config);
-        lambda_env(&self.proxy.endpoint, &all)
-    }
-
-    fn sim<I>(&self, invoker: I) -> CognitoSim<I, PoolDirectory> {
-        CognitoSim {
-            invoker,
-            directory: PoolDirectory {
-                cognito: self.cognito.clone(),
-                pool_id: self.pool_id.clone(),
-            },
-            pool_id: self.pool_id.clone(),
-            client_id: "3n4b5v6c7x8z9a0s1d2f3g4h5j".into(),
-        }
-    }
-
-    /// Bodies of every email moto delivered, oldest first.
-    fn emails(&self) -> Vec<String> {
-        self.moto
-            .sent_emails()
-            .iter()
-            .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-
-    fn last_code(&self) -> String {
-        code_from_email(self.emails().last().expect("an email")).expect("a code in the email")
-    }
-
-    async fn stored(&self, username: &str) -> String {
-        attributes(&self.cognito, &self.pool_id, username)
-            .await
-            .get("custom:authChallenge")
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-/// Starts a sign-in; for `mfa`, answers the password step first.
-async fn begin<I: Invoker>(
-    sim: &CognitoSim<I, PoolDirectory>,
-    user: &str,
-    with_password: bool,
-) -> Result<(cognito_email_otp::simulator::SignIn, Step), SignInError> {
-    let (mut s, step) = sim.initiate_auth(user, with_password).await?;
-    if with_password {
-        assert_eq!(step, Step::PasswordVerifier);
-        let step = sim.respond_password(&mut s, true).await?;
-        return Ok((s, step));
-    }
-    Ok((s, step))
-}
-
-fn is_challenge(step: &Result<Step, SignInError>) -> bool {
-    matches!(step, Ok(Step::CustomChallenge(_)))
-}
-
-/// Asserts that no code appears in what the function logged or answered, or in the attribute.
-fn assert_no_code_leaks(lambda: &Lambda, codes: &[String], stored: &[String]) {
-    let output = lambda.output();
-    let answers = lambda.answers_text();
-    assert!(!output.is_empty() && !answers.is_empty());
-    for code in codes {
-        assert!(!output.contains(code.as_str()), "a code in the logs");
-        assert!(
-            !answers.contains(code.as_str()),
-            "a code in a trigger answer"
-        );
-        for s in stored {
-            assert!(!s.contains(code.as_str()), "a code in the attribute");
-        }
-    }
-}
-
-/// The per-invocation log lines' `outcome` and `reason`, in order.
-fn outcomes(lambda: &Lambda) -> Vec<(String, String)> {
-    lambda
-        .invocation_lines()
-        .iter()
-        .map(|l| {
-            (
-                l["outcome"].as_str().unwrap_or_default().to_owned(),
-                l["reason"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
+use support::moto::{CognitoFault, SesFault};
+use support::pool::{add_user, attributes};
+use support::world::*;
 
 #[tokio::test]
 async fn both_flows_with_a_fresh_process_for_every_invocation() {
     let w = World::new().await;
-    let lambda = Lambda::start(
-        Mode::FreshPerInvocation,
-        w.env(&[("CODE_LENGTH", "8"), ("RESEND_COOLDOWN_SECONDS", "0")]),
-    )
-    .await;
+    let lambda = Lambda::start(Mode::FreshPerInvocation, w.env(&[("CODE_LENGTH", "8")])).await;
     let sim = w.sim(&lambda);
     let mut codes = Vec::new();
     let mut stored = Vec::new();
     for with_password in [true, false] {
+        // Past the cooldown of the code the previous sign-in left: this one mails a new code.
+        w.age(31, None).await;
         let sent = w.emails().len();
         let (mut s, step) = begin(&sim, &w.username, with_password).await.unwrap();
         let Step::CustomChallenge(public) = step else {
@@ -189,8 +67,11 @@ async fn both_flows_with_a_fresh_process_for_every_invocation() {
         codes.push(w.last_code());
     }
     // No state in memory: every invocation had its own process.
+    // mfa: 3 to the challenge (Define, Define, Create), 3 per wrong answer (Verify, Define,
+    // Create), 2 for the right one, then 3 + 3 for the single-use check: 14; passwordless: 2 + 3 +
+    // 2 + 2 + 3 = 12.
     let invocations = lambda.records.lock().unwrap().len();
-    assert!(invocations >= 14);
+    assert_eq!(invocations, 26);
     assert_eq!(lambda.processes(), invocations);
     assert!(lambda.slowest() < COGNITO_LIMIT, "{:?}", lambda.slowest());
     assert_no_code_leaks(&lambda, &codes, &stored);
@@ -272,16 +153,17 @@ async fn retried_create_cooldown_reuse_and_resend() {
     let step = retrying.respond_custom(&mut s, &code, &[]).await;
     assert!(is_challenge(&step), "{step:?}");
 
-    // Resend (no cooldown): a new code goes out and replaces the old one.
-    let lambda = Lambda::start(
-        Mode::FreshPerInvocation,
-        w.env(&[("RESEND_COOLDOWN_SECONDS", "0")]),
-    )
-    .await;
-    let sim = w.sim(&lambda);
+    // A resend within the cooldown reuses the code; after it, a new code goes out and replaces
+    // the old one.
     let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
     let first = w.last_code();
     let sent = w.emails().len();
+    let step = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await;
+    assert!(is_challenge(&step), "{step:?}");
+    assert_eq!(w.emails().len(), sent, "an early resend sends nothing");
+    w.age(31, Some(&first)).await;
     let step = sim
         .respond_custom(&mut s, "", &[("action", "resend")])
         .await;
@@ -303,11 +185,7 @@ async fn attempt_limit_and_send_limit() {
     let w = World::new().await;
     let lambda = Lambda::start(
         Mode::Warm,
-        w.env(&[
-            ("MAX_ATTEMPTS", "3"),
-            ("RESEND_COOLDOWN_SECONDS", "0"),
-            ("SEND_LIMIT", "3"),
-        ]),
+        w.env(&[("MAX_ATTEMPTS", "3"), ("SEND_LIMIT", "3")]),
     )
     .await;
     let sim = w.sim(&lambda);
@@ -323,14 +201,42 @@ async fn attempt_limit_and_send_limit() {
     );
     let state = ChallengeState::decode(&w.stored(&w.username).await).unwrap();
     assert_eq!(state.active.unwrap().attempts, 3);
-    // The exhausted code is dead in a new sign-in too (which sends a fresh one).
+    // Within the cooldown since its issue the exhausted code is not replaced: a new sign-in is
+    // refused with a user-safe message, and nothing is mailed.
+    assert_eq!(
+        begin(&sim, &w.username, false).await.unwrap_err(),
+        SignInError::TriggerFailed(
+            "CreateAuthChallenge failed with error Too many wrong codes. Please wait a minute, then sign in again for a new code.".into()
+        )
+    );
+    assert_eq!(w.emails().len(), 1);
+    // After it, a new sign-in mails a fresh code, and the exhausted one stays dead.
+    w.age(31, Some(&code)).await;
     let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
     assert_eq!(w.emails().len(), 2);
-    let step = sim.respond_custom(&mut s, &code, &[]).await;
-    assert!(is_challenge(&step), "{step:?}");
-    // The send limit: a third email, then a user-safe refusal and no fourth email.
+    let second = w.last_code();
+    if second != code {
+        let step = sim.respond_custom(&mut s, &code, &[]).await;
+        assert!(is_challenge(&step), "{step:?}");
+    }
+    // The send limit: a third email; then, while that code is usable, sign-ins get it again
+    // instead of a refusal (it is in the owner's mailbox), and no fourth email goes out.
+    w.age(31, Some(&second)).await;
     begin(&sim, &w.username, false).await.unwrap();
     assert_eq!(w.emails().len(), 3);
+    let third = w.last_code();
+    w.age(31, Some(&third)).await;
+    let (mut again, _) = begin(&sim, &w.username, false).await.unwrap();
+    assert_eq!(
+        w.emails().len(),
+        3,
+        "at the limit: the usable code is offered again"
+    );
+    assert_eq!(
+        sim.respond_custom(&mut again, &third, &[]).await,
+        Ok(Step::Tokens)
+    );
+    // With no usable code left, the refusal.
     let err = begin(&sim, &w.username, false).await.unwrap_err();
     assert_eq!(
         err,
@@ -360,8 +266,9 @@ async fn codes_expire() {
     let sim = w.sim(&lambda);
     let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
     let code = w.last_code();
-    // Real time: the process reads the system clock, as in Lambda.
-    tokio::time::sleep(Duration::from_secs(31)).await;
+    // The process reads the system clock, as in Lambda; the stored code is moved 31 s into the
+    // past instead of waiting (its hash is recomputed, so only the time makes it fail).
+    w.age(31, Some(&code)).await;
     let step = sim.respond_custom(&mut s, &code, &[]).await;
     assert!(is_challenge(&step), "an expired code is refused: {step:?}");
     assert!(
@@ -419,11 +326,7 @@ async fn unknown_users_get_a_decoy_and_no_aws_call() {
 #[tokio::test]
 async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
     let w = World::new().await;
-    let lambda = Lambda::start(
-        Mode::Warm,
-        w.env(&[("RESEND_COOLDOWN_SECONDS", "0"), ("SEND_LIMIT", "100")]),
-    )
-    .await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[("SEND_LIMIT", "100")])).await;
     let sim = w.sim(&lambda);
     let send_failed = "CreateAuthChallenge failed with error We could not send your code. Please try again in a minute.";
     let create_store_failed = "CreateAuthChallenge failed with error We could not complete your sign-in. Please try again in a minute.";
@@ -609,17 +512,6 @@ async fn hostile_payloads_through_the_runtime_api() {
     );
 }
 
-/// A Verify event for the sign-in `s`, with `attrs` as Cognito read them.
-fn verify_event(
-    w: &World,
-    s: &cognito_email_otp::simulator::SignIn,
-    attrs: &std::collections::BTreeMap<String, String>,
-    answer: &Value,
-) -> Value {
-    w.sim(())
-        .verify_event(s, attrs, false, answer, &serde_json::Map::new())
-}
-
 #[tokio::test]
 async fn a_bad_configuration_is_reported_as_an_init_error() {
     let mut env = lambda_env("http://127.0.0.1:9", &[("AUTH_FLOW", "sms")]);
@@ -650,11 +542,8 @@ async fn parallel_guessing_is_bounded() {
     const TRIALS: usize = 4;
     const MAX_ATTEMPTS: usize = 3;
     let w = World::new().await;
-    let env = w.env(&[("RESEND_COOLDOWN_SECONDS", "0"), ("SEND_LIMIT", "100")]);
-    let mut envs = Vec::new();
-    for _ in 0..N {
-        envs.push(Lambda::start(Mode::Warm, env.clone()).await);
-    }
+    let env = w.env(&[("SEND_LIMIT", "100")]);
+    let envs = warm_lambdas(&env, N).await;
     let judged = |lambdas: &[Lambda]| {
         lambdas
             .iter()
@@ -672,7 +561,7 @@ async fn parallel_guessing_is_bounded() {
         let code = w.last_code();
         let before = judged(&envs);
         let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
-        let burst = envs.iter().enumerate().map(|(i, l)| {
+        let guesses = envs.iter().enumerate().map(|(i, l)| {
             // Distinct wrong answers.
             let guess = format!(
                 "{:06}",
@@ -681,7 +570,7 @@ async fn parallel_guessing_is_bounded() {
             let event = verify_event(&w, &s, &attrs, &json!(guess));
             async move { l.invoke(event).await }
         });
-        for r in futures::future::join_all(burst).await {
+        for r in futures::future::join_all(guesses).await {
             assert_eq!(r.unwrap()["response"]["answerCorrect"], false);
         }
         let burst_judged = judged(&envs) - before;
@@ -700,15 +589,13 @@ async fn parallel_guessing_is_bounded() {
         let total = burst_judged + sequential;
         worst_beyond = worst_beyond.max(total.saturating_sub(MAX_ATTEMPTS));
         in_burst.push(burst_judged);
-        // The same burst with the right code: at most one may be accepted (single use).
+        // The same burst with the right code: at most one may be accepted (single use). The
+        // exhausted code is first aged past its cooldown, so the sign-in gets a new one.
+        w.age(31, None).await;
         let (s, _) = begin(&sim, &w.username, false).await.unwrap();
         let code = w.last_code();
         let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
-        let burst = envs.iter().map(|l| {
-            let event = verify_event(&w, &s, &attrs, &json!(code));
-            async move { l.invoke(event).await }
-        });
-        let accepted = futures::future::join_all(burst)
+        let accepted = burst(&envs, &verify_event(&w, &s, &attrs, &json!(code)))
             .await
             .into_iter()
             .filter(|r| r.as_ref().unwrap()["response"]["answerCorrect"] == true)
@@ -721,8 +608,10 @@ async fn parallel_guessing_is_bounded() {
     println!(
         "parallel guessing: worst {worst_beyond} answers judged beyond MAX_ATTEMPTS={MAX_ATTEMPTS} with {N} parallel guesses; judged per burst {in_burst:?}; accepted per right burst {accepted_in_right_bursts:?}"
     );
-    // Without the read-back every one of the N answers is judged (N - 1 beyond the first).
-    assert!(worst_beyond < N - 1, "{worst_beyond}");
+    // Without the read-back every one of the N answers is judged (N - 1 = 7 beyond the first).
+    // Measured with it: 0 beyond, 1 judged per burst, in every run so far; the bound allows one
+    // for a burst whose writes straddle the settle window on a loaded machine.
+    assert!(worst_beyond <= 1, "{worst_beyond}");
     assert!(
         accepted_in_right_bursts.iter().all(|&a| a <= 1),
         "{accepted_in_right_bursts:?}"

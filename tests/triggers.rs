@@ -126,34 +126,58 @@ async fn expiry_and_attempts_across_sessions() {
     clock.advance(1);
     let code = last_code(&app);
     assert_eq!(app.mailer().messages().unwrap().len(), 2);
-    sim.respond_custom(&mut s, &wrong_code(&code), &[])
-        .await
-        .unwrap();
+    assert!(matches!(
+        sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
+        Ok(Step::CustomChallenge(_))
+    ));
     let (mut s2, _) = sim.initiate_auth(USER, false).await.unwrap();
     assert_eq!(
         app.mailer().messages().unwrap().len(),
         2,
         "within the cooldown: reused"
     );
-    sim.respond_custom(&mut s2, &wrong_code(&code), &[])
-        .await
-        .unwrap();
-    sim.respond_custom(&mut s2, &wrong_code(&code), &[])
-        .await
-        .unwrap_or(Step::Tokens);
-    // Three wrong answers in total for this code: the right one is refused in any session.
-    let (mut s3, _) = sim.initiate_auth(USER, false).await.unwrap();
-    let fresh = app.mailer().messages().unwrap().len() == 3;
-    assert!(
-        fresh,
-        "an exhausted code is replaced even within the cooldown"
+    assert!(matches!(
+        sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await,
+        Ok(Step::CustomChallenge(_))
+    ));
+    // The third wrong answer for this code exhausts it; within the cooldown since its issue, no
+    // replacement is issued for the next round (the lockout brake), and the sign-in ends.
+    let locked = "CreateAuthChallenge failed with error Too many wrong codes. Please wait a minute, then sign in again for a new code.";
+    assert_eq!(
+        sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await,
+        Err(SignInError::TriggerFailed(locked.into()))
     );
-    assert!(
-        matches!(
-            sim.respond_custom(&mut s3, &code, &[]).await,
-            Ok(Step::CustomChallenge(_))
-        ),
-        "the exhausted code stays dead"
+    let state = ChallengeState::decode(
+        &store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"],
+    )
+    .unwrap();
+    assert_eq!(state.active.as_ref().unwrap().attempts, 3);
+    // A new sign-in within the cooldown gets the same refusal, and no email.
+    assert_eq!(
+        sim.initiate_auth(USER, false).await.unwrap_err(),
+        SignInError::TriggerFailed(locked.into())
+    );
+    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    // The exhausted code stays dead: the right code, answered in the round it was issued for
+    // (its nonce), is refused as exhausted.
+    // (That was the session's third failed round, so Define ends it: no tokens.)
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Err(SignInError::NotAuthorized)
+    );
+    let state = ChallengeState::decode(
+        &store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"],
+    )
+    .unwrap();
+    assert_eq!(state.active.as_ref().unwrap().attempts, 3, "not consumed");
+    // After the cooldown a new sign-in gets a fresh code, which works.
+    clock.advance(600);
+    let (mut s3, _) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(app.mailer().messages().unwrap().len(), 3);
+    let fresh = last_code(&app);
+    assert_eq!(
+        sim.respond_custom(&mut s3, &fresh, &[]).await,
+        Ok(Step::Tokens)
     );
 }
 
@@ -278,7 +302,20 @@ async fn hostile_events_are_refused_cleanly() {
         );
         assert!(err.user_message().len() < 200);
     }
-    // Answers of any shape are simply wrong.
+    // Answers of any shape are simply wrong (the user and the stored code exist, as in the event).
+    let attrs = base["request"]["userAttributes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    LocalUserStore::new(dir.path().join("users.json"), "custom:authChallenge".into())
+        .put_user(
+            base["userPoolId"].as_str().unwrap(),
+            base["userName"].as_str().unwrap(),
+            attrs,
+        )
+        .unwrap();
     for answer in [
         json!(482913),
         json!(null),
@@ -395,7 +432,7 @@ async fn metrics_count_what_happened() {
         dir.path(),
         support::config(&[
             ("AUTH_FLOW", "passwordless"),
-            ("RESEND_COOLDOWN_SECONDS", "0"),
+            ("RESEND_COOLDOWN_SECONDS", "10"),
             ("SEND_LIMIT", "3"),
         ]),
         &clock,
@@ -404,13 +441,14 @@ async fn metrics_count_what_happened() {
         sink_lines.lock().unwrap().push(l.to_owned())
     }));
     let sim = CognitoSim::local(&app, &store, POOL);
-    // A wrong answer, a resend, the right answer; two more sign-ins, the last one send-limited;
-    // an unknown user.
+    // A wrong answer, a resend after the cooldown, the right answer; a third sign-in with its
+    // right answer; a fourth, send-limited; an unknown user.
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
     sim.respond_custom(&mut s, &wrong_code(&code), &[])
         .await
         .unwrap();
+    clock.advance(10);
     sim.respond_custom(&mut s, "", &[("action", "resend")])
         .await
         .unwrap();
@@ -419,7 +457,12 @@ async fn metrics_count_what_happened() {
         sim.respond_custom(&mut s, &code, &[]).await,
         Ok(Step::Tokens)
     );
-    sim.initiate_auth(USER, false).await.unwrap();
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let code = last_code(&app);
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
     assert!(sim.initiate_auth(USER, false).await.is_err());
     sim.initiate_auth("nobody", false).await.unwrap();
     let docs: Vec<Value> = lines
@@ -442,7 +485,7 @@ async fn metrics_count_what_happened() {
         2,
         "the wrong answer and the resend request"
     );
-    assert_eq!(total("AnswerAccepted"), 1);
+    assert_eq!(total("AnswerAccepted"), 2);
     assert_eq!(total("SendLimited"), 1);
     assert_eq!(total("DecoyChallenge"), 1);
     assert_eq!(

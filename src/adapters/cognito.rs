@@ -1,7 +1,7 @@
 //! [`ChallengeStore`] over Cognito `AdminUpdateUserAttributes`.
 //!
 //! One request per write, carrying the challenge attribute and, after a first successful code,
-//! `email_verified`. `AdminUpdateUserAttributes` is in Cognito's UserUpdate quota category: 25
+//! the address the code was mailed to with `email_verified`. `AdminUpdateUserAttributes` is in Cognito's UserUpdate quota category: 25
 //! requests per second per account and Region, not adjustable. Reads (Verify's read-back) use
 //! `AdminGetUser`, in the UserRead category (120 per second, adjustable).
 
@@ -70,7 +70,10 @@ impl ChallengeStore for CognitoStore {
     #[instrument(name = "cognito.admin_update_user_attributes", skip_all)]
     async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
         let mut attributes = vec![attribute(&self.attribute, write.encoded)?];
-        if write.mark_email_verified {
+        if let Some(email) = write.verified_email {
+            // The address the code went to, with the flag: if `email` changed since Cognito read
+            // it, this puts back the address that was proven, instead of verifying the new one.
+            attributes.push(attribute("email", email.as_str())?);
             attributes.push(attribute("email_verified", "true")?);
         }
         self.client()

@@ -152,7 +152,8 @@ impl ChallengeStore for LocalUserStore {
             ));
         };
         attrs.insert(self.attribute.clone(), write.encoded.to_owned());
-        if write.mark_email_verified {
+        if let Some(email) = write.verified_email {
+            attrs.insert("email".into(), email.as_str().to_owned());
             attrs.insert("email_verified".into(), "true".into());
         }
         self.save(&users)

@@ -4,10 +4,13 @@
 //!   timeouts and retry budget that keep every invocation inside Cognito's 5-second wait.
 //! - [`ses`]: [`crate::ports::Mailer`] over SES v2 `SendEmail`.
 //! - [`cognito`]: [`crate::ports::ChallengeStore`] over `AdminUpdateUserAttributes`.
+//! - [`secrets`]: [`crate::ports::KeySource`] over Secrets Manager `GetSecretValue`, read once
+//!   per process.
 //! - [`local`]: a mailbox folder and an attribute file, for `make demo` and `make replay`. The
 //!   Lambda binary never constructs these.
 
 pub mod aws;
 pub mod cognito;
 pub mod local;
+pub mod secrets;
 pub mod ses;

@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretBox};
 use sha2::Sha256;
 use std::fmt;
 
+use super::email::EmailAddress;
 use super::random;
 
 /// Domain separation for the stored hash; bump together with the state version.
@@ -101,7 +102,15 @@ pub struct Binding<'a> {
     pub issued_at: u32,
     /// When the code expires, in Unix seconds.
     pub expires_at: u32,
+    /// The keyed tag of the address the code was mailed to (see [`CodeHasher::destination_tag`]).
+    pub destination: &'a DestinationTag,
 }
+
+/// Length of a [`DestinationTag`].
+pub const DESTINATION_TAG_LEN: usize = 8;
+/// A short keyed hash of the address a code was mailed to. Stored with the code so Verify can tell
+/// that the user's address changed since, without storing the address itself.
+pub type DestinationTag = [u8; DESTINATION_TAG_LEN];
 
 /// Length of the per-issue nonce.
 pub const NONCE_LEN: usize = 12;
@@ -150,6 +159,7 @@ impl CodeHasher {
             binding.nonce.as_slice(),
             &binding.issued_at.to_be_bytes(),
             &binding.expires_at.to_be_bytes(),
+            binding.destination.as_slice(),
             digits.as_bytes(),
         ] {
             mac.update(&(part.len() as u32).to_be_bytes());
@@ -177,6 +187,16 @@ impl CodeHasher {
         self.bound_mac(binding, answer.digits())
             .verify_slice(expected)
             .is_ok()
+    }
+
+    /// The tag of the address a code goes to: the first bytes of a keyed hash of the normalised
+    /// address. Eight bytes tell addresses apart (a collision between a user's old and new address
+    /// is a 2^-64 event) and reveal nothing without the key.
+    pub fn destination_tag(&self, email: &EmailAddress) -> DestinationTag {
+        let digest = self.keyed_reference("destination", &email.normalized());
+        let mut tag = [0u8; DESTINATION_TAG_LEN];
+        tag.copy_from_slice(&digest[..DESTINATION_TAG_LEN]);
+        tag
     }
 
     /// A keyed, non-reversible reference derived from `input`, for decoys and log references.
@@ -248,8 +268,12 @@ mod tests {
             nonce,
             issued_at: 1_000,
             expires_at: 1_300,
+            destination: &DEST,
         }
     }
+
+    const DEST: DestinationTag = [5; DESTINATION_TAG_LEN];
+    const OTHER_DEST: DestinationTag = [6; DESTINATION_TAG_LEN];
 
     #[test]
     fn generated_codes_have_the_configured_number_of_digits() {
@@ -337,6 +361,22 @@ mod tests {
     }
 
     #[test]
+    fn destination_tags_fold_case_and_tell_addresses_apart() {
+        let hasher = CodeHasher::new(&[7u8; 32]);
+        let tag = |s: &str| hasher.destination_tag(&EmailAddress::parse(s).unwrap());
+        assert_eq!(
+            tag("Maria.Rossi@Example.ORG"),
+            tag("maria.rossi@example.org")
+        );
+        assert_ne!(tag("maria.rossi@example.org"), tag("ceo@victim.example"));
+        assert_ne!(
+            CodeHasher::new(&[8u8; 32]).destination_tag(&EmailAddress::parse("a@b.co").unwrap()),
+            tag("a@b.co"),
+            "keyed"
+        );
+    }
+
+    #[test]
     fn the_digest_is_bound_to_user_issue_times_and_key() {
         let hasher = CodeHasher::new(&[7u8; 32]);
         let nonce = [1u8; NONCE_LEN];
@@ -362,6 +402,10 @@ mod tests {
             },
             Binding {
                 issued_at: 999,
+                ..binding(&nonce)
+            },
+            Binding {
+                destination: &OTHER_DEST,
                 ..binding(&nonce)
             },
         ];

@@ -48,6 +48,12 @@ impl EmailAddress {
         &self.0
     }
 
+    /// The address in the form used for comparisons and keyed tags: lower-cased. Domains are
+    /// case-insensitive, and so in practice are local parts (every large provider folds them).
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+
     /// The domain, lower-cased, for the sign-up allow-list.
     pub fn domain(&self) -> String {
         self.0

@@ -89,8 +89,23 @@ pub struct Round {
 
 impl Round {
     fn follows_resend(&self) -> bool {
-        self.label.as_deref() == Some(ROUND_LABEL_AFTER_RESEND)
+        self.label.as_deref().map(label_base) == Some(ROUND_LABEL_AFTER_RESEND)
     }
+}
+
+/// Separates a round label from the issue time a decoy round carries (`EMAIL_OTP#1767225600`).
+/// Clients never see `challengeMetadata`; it lets a decoy keep its `expiresAt` across the rounds
+/// of one sign-in, as a real code does, without any store.
+pub const LABEL_TIME_SEPARATOR: char = '#';
+
+/// The label without a decoy's issue time.
+pub fn label_base(label: &str) -> &str {
+    label.split(LABEL_TIME_SEPARATOR).next().unwrap_or(label)
+}
+
+/// The issue time a decoy round's label carries, if any.
+pub fn label_time(label: &str) -> Option<u32> {
+    label.split_once(LABEL_TIME_SEPARATOR)?.1.parse().ok()
 }
 
 /// What Define answers.
@@ -415,6 +430,22 @@ mod tests {
             decide(&c, &s(&[(Custom, true)])),
             Fail(FailReason::DecoyExhausted)
         );
+    }
+
+    #[test]
+    fn decoy_labels_keep_their_meaning() {
+        assert_eq!(
+            label_base("EMAIL_OTP_RESENT#1767225600"),
+            ROUND_LABEL_AFTER_RESEND
+        );
+        assert_eq!(label_time("EMAIL_OTP#1767225600"), Some(1_767_225_600));
+        assert_eq!(label_time("EMAIL_OTP"), None);
+        assert_eq!(label_time("EMAIL_OTP#x"), None);
+        let resent = Round {
+            label: Some(format!("{ROUND_LABEL_AFTER_RESEND}#5")),
+            ..resent(false)
+        };
+        assert!(resent.follows_resend());
     }
 
     #[test]

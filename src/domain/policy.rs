@@ -5,7 +5,8 @@
 //! written and sent. The trigger layer performs that I/O.
 
 use super::code::{
-    Answer, Binding, CodeHasher, CodeLength, MalformedAnswer, NONCE_LEN, OtpCode, new_nonce,
+    Answer, Binding, CodeHasher, CodeLength, DestinationTag, MalformedAnswer, NONCE_LEN, OtpCode,
+    new_nonce,
 };
 use super::state::{ActiveCode, ChallengeState, MAX_SENDS};
 
@@ -36,19 +37,25 @@ pub struct UserRef<'a> {
 }
 
 impl ActiveCode {
-    fn binding<'a>(&'a self, user: UserRef<'a>) -> Binding<'a> {
+    fn binding<'a>(&'a self, user: UserRef<'a>, destination: &'a DestinationTag) -> Binding<'a> {
         Binding {
             pool_id: user.pool_id,
             username: user.username,
             nonce: &self.nonce,
             issued_at: self.issued_at,
             expires_at: self.expires_at,
+            destination,
         }
     }
 
     /// Whether the code can still be answered at `now`.
     pub fn usable(&self, now: u32, max_attempts: u8) -> bool {
         now < self.expires_at && self.attempts < max_attempts
+    }
+
+    /// Whether the code was mailed to the address whose tag is `destination`.
+    pub fn sent_to(&self, destination: &DestinationTag) -> bool {
+        self.destination.as_ref() == Some(destination)
     }
 }
 
@@ -62,6 +69,8 @@ pub struct CreateContext {
     pub first_round: bool,
     /// This round follows a resend request.
     pub resend_requested: bool,
+    /// The tag of the user's current address (a code sent elsewhere is never reused).
+    pub destination: DestinationTag,
 }
 
 /// Why an existing code is used again.
@@ -72,6 +81,9 @@ pub enum ReuseReason {
     /// Sent less than `RESEND_COOLDOWN_SECONDS` ago (a Cognito retry, a double submit, an early
     /// resend).
     Cooldown,
+    /// `SEND_LIMIT` is reached, but the last code sent is still usable: the user gets it again
+    /// (it is in their mailbox) instead of a refusal.
+    SendLimited,
 }
 
 /// Why a new code is issued.
@@ -83,6 +95,8 @@ pub enum IssueReason {
     NewSignIn,
     /// The user asked for a new code.
     Resend,
+    /// The user's address changed since the active code was mailed.
+    DestinationChanged,
 }
 
 /// What Create should do.
@@ -94,6 +108,10 @@ pub enum CreateDecision {
     Issue(IssueReason),
     /// `SEND_LIMIT` codes went out within `SEND_WINDOW_SECONDS`: refuse, send nothing.
     SendLimited,
+    /// The last code was exhausted by wrong answers less than `RESEND_COOLDOWN_SECONDS` after it
+    /// was issued: refuse, send nothing. Without this, whoever knows an address could burn through
+    /// `SEND_LIMIT` codes in a second and lock its owner out for the window.
+    Locked,
 }
 
 /// Decides between reusing the active code, issuing a new one, or refusing.
@@ -102,11 +120,16 @@ pub fn decide_create(
     ctx: &CreateContext,
     state: Option<&ChallengeState>,
 ) -> CreateDecision {
-    let active = state
-        .and_then(|s| s.active.as_ref())
-        .filter(|a| a.usable(ctx.now, limits.max_attempts));
-    let reason = match active {
-        Some(a) => {
+    let current = state.and_then(|s| s.active.as_ref());
+    if current.is_some_and(|a| {
+        a.attempts >= limits.max_attempts && ctx.now.saturating_sub(a.issued_at) < limits.cooldown
+    }) {
+        return CreateDecision::Locked;
+    }
+    let usable = current.filter(|a| a.usable(ctx.now, limits.max_attempts));
+    let reusable = usable.filter(|a| a.sent_to(&ctx.destination));
+    let reason = match (usable, reusable) {
+        (_, Some(a)) => {
             let cooled = ctx.now.saturating_sub(a.issued_at) >= limits.cooldown;
             if !cooled {
                 return CreateDecision::Reuse(a.clone(), ReuseReason::Cooldown);
@@ -119,11 +142,15 @@ pub fn decide_create(
                 IssueReason::NewSignIn
             }
         }
-        None => IssueReason::NoUsableCode,
+        (Some(_), None) => IssueReason::DestinationChanged,
+        (None, _) => IssueReason::NoUsableCode,
     };
     let recent = state.map_or(0, |s| recent_sends(limits, ctx.now, &s.sends).count());
     if recent >= usize::from(limits.send_limit) {
-        return CreateDecision::SendLimited;
+        return match reusable {
+            Some(a) => CreateDecision::Reuse(a.clone(), ReuseReason::SendLimited),
+            None => CreateDecision::SendLimited,
+        };
     }
     CreateDecision::Issue(reason)
 }
@@ -153,13 +180,15 @@ impl Issued {
     }
 }
 
-/// Issues a new code for `user`, replacing any previous one and recording the send.
+/// Issues a new code for `user`, to be mailed to the address tagged `destination`, replacing any
+/// previous one and recording the send.
 pub fn issue(
     limits: &Limits,
     now: u32,
     prior: Option<&ChallengeState>,
     hasher: &CodeHasher,
     user: UserRef<'_>,
+    destination: DestinationTag,
 ) -> Issued {
     let code = OtpCode::generate(limits.code_length);
     let mut active = ActiveCode {
@@ -168,8 +197,9 @@ pub fn issue(
         issued_at: now,
         expires_at: now.saturating_add(limits.ttl),
         attempts: 0,
+        destination: Some(destination),
     };
-    active.digest = hasher.digest(&active.binding(user), &code);
+    active.digest = hasher.digest(&active.binding(user, &destination), &code);
     let mut sends: Vec<u32> = prior
         .map(|s| recent_sends(limits, now, &s.sends).copied().collect())
         .unwrap_or_default();
@@ -202,6 +232,9 @@ pub enum RejectReason {
     Missing,
     /// The round's code was replaced by a newer one.
     Superseded,
+    /// The user's address is not the one the code was mailed to: answering would verify an
+    /// address that never received it.
+    DestinationChanged,
     /// The code expired.
     Expired,
     /// `MAX_ATTEMPTS` wrong answers were given for this code.
@@ -217,6 +250,7 @@ impl RejectReason {
             Self::ResendRequested => "resend_requested",
             Self::Missing => "missing",
             Self::Superseded => "superseded",
+            Self::DestinationChanged => "destination_changed",
             Self::Expired => "expired",
             Self::Exhausted => "exhausted",
             Self::Malformed(_) => "malformed",
@@ -254,6 +288,8 @@ pub struct VerifyInput<'a> {
     pub answer: Option<&'a str>,
     /// The client asked for a resend instead of answering.
     pub resend_requested: bool,
+    /// The tag of the user's address now (`None` if the user has no usable address).
+    pub destination: Option<DestinationTag>,
 }
 
 /// Judges an answer.
@@ -277,6 +313,9 @@ pub fn judge(
     if input.round_nonce != Some(active.nonce) {
         return reject(Superseded);
     }
+    let Some(destination) = input.destination.filter(|d| active.sent_to(d)) else {
+        return reject(DestinationChanged);
+    };
     if input.now >= active.expires_at {
         return reject(Expired);
     }
@@ -287,7 +326,7 @@ pub fn judge(
         Ok(a) => a,
         Err(m) => return reject(Malformed(m)),
     };
-    if hasher.matches(&active.binding(user), &answer, &active.digest) {
+    if hasher.matches(&active.binding(user, &destination), &answer, &active.digest) {
         VerifyOutcome::Accepted {
             state: ChallengeState {
                 active: None,
@@ -327,15 +366,19 @@ mod tests {
     fn hasher() -> CodeHasher {
         CodeHasher::new(b"0123456789abcdef0123456789abcdef")
     }
+    const DEST: DestinationTag = [7; 8];
+    const NEW_DEST: DestinationTag = [9; 8];
+
     fn ctx(now: u32) -> CreateContext {
         CreateContext {
             now,
             first_round: true,
             resend_requested: false,
+            destination: DEST,
         }
     }
     fn issued_at(now: u32) -> Issued {
-        issue(&limits(), now, None, &hasher(), USER)
+        issue(&limits(), now, None, &hasher(), USER, DEST)
     }
     fn verify(state: &ChallengeState, now: u32, answer: &str) -> VerifyOutcome {
         let input = VerifyInput {
@@ -344,6 +387,7 @@ mod tests {
             round_nonce: state.active.as_ref().map(|a| a.nonce),
             answer: Some(answer),
             resend_requested: false,
+            destination: Some(DEST),
         };
         judge(&limits(), &input, &hasher(), USER)
     }
@@ -402,6 +446,7 @@ mod tests {
             now: NOW + 5,
             first_round: false,
             resend_requested: true,
+            destination: DEST,
         };
         assert!(matches!(
             decide_create(&limits(), &early, Some(&s)),
@@ -425,8 +470,18 @@ mod tests {
             CreateDecision::Issue(IssueReason::NoUsableCode)
         );
         s.active.as_mut().unwrap().attempts = 3;
+        // An exhausted code is not replaced before the cooldown since its issue (lockout brake) …
         assert_eq!(
             decide_create(&limits(), &ctx(NOW + 1), Some(&s)),
+            CreateDecision::Locked
+        );
+        assert_eq!(
+            decide_create(&limits(), &ctx(NOW + 29), Some(&s)),
+            CreateDecision::Locked
+        );
+        // … and is replaced from then on.
+        assert_eq!(
+            decide_create(&limits(), &ctx(NOW + 30), Some(&s)),
             CreateDecision::Issue(IssueReason::NoUsableCode)
         );
         s.active = None;
@@ -445,13 +500,24 @@ mod tests {
                 decide_create(&limits(), &ctx(now), state.as_ref()),
                 CreateDecision::Issue(_)
             ));
-            state = Some(issue(&limits(), now, state.as_ref(), &hasher(), USER).state);
+            state = Some(issue(&limits(), now, state.as_ref(), &hasher(), USER, DEST).state);
             now += 60;
         }
-        assert_eq!(
+        // At the limit the last code, still usable and in the user's mailbox, is offered again
+        // instead of a refusal; nothing is sent.
+        assert!(matches!(
             decide_create(&limits(), &ctx(now), state.as_ref()),
-            CreateDecision::SendLimited
-        );
+            CreateDecision::Reuse(_, ReuseReason::SendLimited)
+        ));
+        let resend = CreateContext {
+            resend_requested: true,
+            first_round: false,
+            ..ctx(now)
+        };
+        assert!(matches!(
+            decide_create(&limits(), &resend, state.as_ref()),
+            CreateDecision::Reuse(_, ReuseReason::SendLimited)
+        ));
         // Consuming the code does not reset the limit.
         let consumed = ChallengeState {
             active: None,
@@ -467,7 +533,7 @@ mod tests {
             CreateDecision::Issue(_)
         ));
         // The history never grows past the limit.
-        let s = issue(&limits(), NOW + 3600, state.as_ref(), &hasher(), USER).state;
+        let s = issue(&limits(), NOW + 3600, state.as_ref(), &hasher(), USER, DEST).state;
         assert_eq!(s.sends.len(), 5);
     }
 
@@ -486,6 +552,7 @@ mod tests {
             round_nonce: i.state.active.as_ref().map(|a| a.nonce),
             answer: Some(i.code.expose_digits()),
             resend_requested: false,
+            destination: Some(DEST),
         };
         assert_eq!(
             judge(&limits(), &again, &hasher(), USER),
@@ -555,6 +622,7 @@ mod tests {
             round_nonce: i.state.active.as_ref().map(|a| a.nonce),
             answer: Some(i.code.expose_digits()),
             resend_requested: true,
+            destination: Some(DEST),
         };
         assert_eq!(
             judge(&limits(), &input, &hasher(), USER),
@@ -565,13 +633,14 @@ mod tests {
     #[test]
     fn an_answer_to_a_replaced_code_or_another_user_is_refused() {
         let old = issued_at(NOW);
-        let new = issue(&limits(), NOW + 40, Some(&old.state), &hasher(), USER);
+        let new = issue(&limits(), NOW + 40, Some(&old.state), &hasher(), USER, DEST);
         let stale = VerifyInput {
             now: NOW + 41,
             state: Some(&new.state),
             round_nonce: old.state.active.as_ref().map(|a| a.nonce),
             answer: Some(new.code.expose_digits()),
             resend_requested: false,
+            destination: Some(DEST),
         };
         assert_eq!(
             judge(&limits(), &stale, &hasher(), USER),
@@ -596,5 +665,49 @@ mod tests {
         let old = issued_at(NOW);
         assert_eq!(restore_after_failed_send(Some(&old.state)), old.state);
         assert_eq!(restore_after_failed_send(None), ChallengeState::default());
+    }
+
+    #[test]
+    fn a_code_sent_to_another_address_is_never_reused_or_accepted() {
+        let i = issued_at(NOW);
+        let moved = CreateContext {
+            destination: NEW_DEST,
+            ..ctx(NOW + 1)
+        };
+        // Within the cooldown the same address reuses; a changed address gets a fresh code.
+        assert!(matches!(
+            decide_create(&limits(), &ctx(NOW + 1), Some(&i.state)),
+            CreateDecision::Reuse(_, ReuseReason::Cooldown)
+        ));
+        assert_eq!(
+            decide_create(&limits(), &moved, Some(&i.state)),
+            CreateDecision::Issue(IssueReason::DestinationChanged)
+        );
+        // The right code, answered after the address changed, is refused without a write.
+        for destination in [Some(NEW_DEST), None] {
+            let input = VerifyInput {
+                now: NOW + 2,
+                state: Some(&i.state),
+                round_nonce: i.state.active.as_ref().map(|a| a.nonce),
+                answer: Some(i.code.expose_digits()),
+                resend_requested: false,
+                destination,
+            };
+            assert_eq!(
+                judge(&limits(), &input, &hasher(), USER),
+                VerifyOutcome::Rejected(RejectReason::DestinationChanged)
+            );
+        }
+        // A state written before codes carried their address counts as sent elsewhere.
+        let mut legacy = i.state.clone();
+        legacy.active.as_mut().unwrap().destination = None;
+        assert!(matches!(
+            verify(&legacy, NOW + 2, i.code.expose_digits()),
+            VerifyOutcome::Rejected(RejectReason::DestinationChanged)
+        ));
+        assert_eq!(
+            decide_create(&limits(), &ctx(NOW + 1), Some(&legacy)),
+            CreateDecision::Issue(IssueReason::DestinationChanged)
+        );
     }
 }

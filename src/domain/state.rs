@@ -3,13 +3,15 @@
 //! Encoding: `v1.` followed by unpadded base64url of a fixed binary layout:
 //!
 //! ```text
-//! flags:u8 (bit 0: a code is active; bit 1: a write tag follows)
+//! flags:u8 (bit 0: a code is active; bit 1: a write tag follows; bit 2: the active code
+//!           carries its destination tag)
 //! [if tagged] write_tag:[u8;8]
 //! [if active] nonce:[u8;12] digest:[u8;32] issued_at:u32 expires_at:u32 attempts:u8
+//!             [if bit 2] destination:[u8;8]
 //! sends:u8, then that many send times as u32 (Unix seconds, oldest first)
 //! ```
 //!
-//! At the largest send limit (100) this is 621 characters; at the defaults about 120, well under
+//! At the largest send limit (100) this is 632 characters; at the defaults about 130, well under
 //! Cognito's 2,048-character cap. Anything that does not decode exactly (another format, a truncated
 //! or padded value, unknown flags, a value written by hand) is treated as "no state": the next
 //! sign-in simply issues a fresh code. Times are u32 Unix seconds, which last until 2106.
@@ -17,11 +19,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::code::{DIGEST_LEN, NONCE_LEN};
+use super::code::{DIGEST_LEN, DestinationTag, NONCE_LEN};
 
 const PREFIX: &str = "v1.";
 const FLAG_ACTIVE: u8 = 0b01;
 const FLAG_TAGGED: u8 = 0b10;
+const FLAG_DESTINATION: u8 = 0b100;
 /// The length of a [`ChallengeState::write_tag`].
 pub const WRITE_TAG_LEN: usize = 8;
 /// The most send times kept; more than the largest `SEND_LIMIT`, so the limit is always checkable.
@@ -42,6 +45,9 @@ pub struct ActiveCode {
     pub expires_at: u32,
     /// Wrong answers so far, across all sessions.
     pub attempts: u8,
+    /// The keyed tag of the address the code was mailed to. `None` only in states written before
+    /// codes were bound to their address; such a code is treated as sent elsewhere.
+    pub destination: Option<DestinationTag>,
 }
 
 /// Everything stored for one user.
@@ -66,10 +72,10 @@ impl ChallengeState {
         } else {
             0
         };
-        let active_flag = if self.active.is_some() {
-            FLAG_ACTIVE
-        } else {
-            0
+        let active_flag = match &self.active {
+            Some(a) if a.destination.is_some() => FLAG_ACTIVE | FLAG_DESTINATION,
+            Some(_) => FLAG_ACTIVE,
+            None => 0,
         };
         out.push(tag_flag | active_flag);
         if let Some(tag) = &self.write_tag {
@@ -81,6 +87,9 @@ impl ChallengeState {
             out.extend_from_slice(&a.issued_at.to_be_bytes());
             out.extend_from_slice(&a.expires_at.to_be_bytes());
             out.push(a.attempts);
+            if let Some(d) = &a.destination {
+                out.extend_from_slice(d);
+            }
         }
         // Only the newest MAX_SENDS matter; older ones are outside any window we accept.
         let sends = &self.sends[self.sends.len().saturating_sub(MAX_SENDS)..];
@@ -99,7 +108,9 @@ impl ChallengeState {
         let bytes = URL_SAFE_NO_PAD.decode(value.strip_prefix(PREFIX)?).ok()?;
         let mut r = Reader(&bytes);
         let flags = r.u8()?;
-        if flags & !(FLAG_ACTIVE | FLAG_TAGGED) != 0 {
+        if flags & !(FLAG_ACTIVE | FLAG_TAGGED | FLAG_DESTINATION) != 0
+            || (flags & FLAG_DESTINATION != 0 && flags & FLAG_ACTIVE == 0)
+        {
             return None;
         }
         let write_tag = if flags & FLAG_TAGGED != 0 {
@@ -114,6 +125,11 @@ impl ChallengeState {
                 issued_at: r.u32()?,
                 expires_at: r.u32()?,
                 attempts: r.u8()?,
+                destination: if flags & FLAG_DESTINATION != 0 {
+                    Some(r.array()?)
+                } else {
+                    None
+                },
             })
         } else {
             None
@@ -166,6 +182,7 @@ mod tests {
                 issued_at: 1_767_225_600,
                 expires_at: 1_767_225_900,
                 attempts: 2,
+                destination: Some([4; 8]),
             }),
             sends: (0..sends as u32).map(|i| 1_767_225_000 + i).collect(),
             write_tag: None,
@@ -203,9 +220,9 @@ mod tests {
             ..sample(MAX_SENDS)
         }
         .encode();
-        assert!(worst.len() <= 621, "{}", worst.len());
+        assert!(worst.len() <= 632, "{}", worst.len());
         assert!(
-            sample(5).encode().len() <= 120,
+            sample(5).encode().len() <= 131,
             "{}",
             sample(5).encode().len()
         );
@@ -231,9 +248,11 @@ mod tests {
             format!("v1.{}", "A".repeat(3000)),
             "v1.!!!!".into(),
             // flags with an unknown bit
-            format!("v1.{}", URL_SAFE_NO_PAD.encode([4u8, 0])),
+            format!("v1.{}", URL_SAFE_NO_PAD.encode([8u8, 0])),
             // a tag flag without its tag
             format!("v1.{}", URL_SAFE_NO_PAD.encode([2u8, 0])),
+            // a destination flag without an active code
+            format!("v1.{}", URL_SAFE_NO_PAD.encode([4u8, 0])),
             // more sends than allowed
             format!("v1.{}", URL_SAFE_NO_PAD.encode([0u8, 101])),
         ];
@@ -266,12 +285,12 @@ mod tests {
 
         #[test]
         fn arbitrary_states_round_trip(
-            active in proptest::option::of((any::<[u8; 12]>(), any::<[u8; 32]>(), any::<u32>(), any::<u32>(), any::<u8>())),
+            active in proptest::option::of((any::<[u8; 12]>(), any::<[u8; 32]>(), any::<u32>(), any::<u32>(), any::<u8>(), proptest::option::of(any::<[u8; 8]>()))),
             sends in proptest::collection::vec(any::<u32>(), 0..=MAX_SENDS),
             write_tag in proptest::option::of(any::<[u8; WRITE_TAG_LEN]>()),
         ) {
             let s = ChallengeState {
-                active: active.map(|(nonce, digest, issued_at, expires_at, attempts)| ActiveCode { nonce, digest, issued_at, expires_at, attempts }),
+                active: active.map(|(nonce, digest, issued_at, expires_at, attempts, destination)| ActiveCode { nonce, digest, issued_at, expires_at, attempts, destination }),
                 sends,
                 write_tag,
             };

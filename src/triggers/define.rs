@@ -6,9 +6,9 @@ use serde_json::{Map, Value, json};
 use super::{App, Outcome, TriggerError, request, resend_requested};
 use crate::domain::email::EmailAddress;
 use crate::domain::flow::{self, ChallengeKind, DefineContext, DefineDecision, Round};
-use crate::ports::{ChallengeStore, Clock, Mailer};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
 
-impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
     pub(super) fn define(&self, event: &mut Map<String, Value>) -> Result<Outcome, TriggerError> {
         let req: DefineRequest = request(event)?;
         let session: Vec<Round> = req

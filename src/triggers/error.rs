@@ -23,6 +23,9 @@ pub enum TriggerError {
     /// `SEND_LIMIT` codes were sent within `SEND_WINDOW_SECONDS`.
     #[error("send limit reached")]
     SendLimited,
+    /// The last code was exhausted by wrong answers within `RESEND_COOLDOWN_SECONDS` of its issue.
+    #[error("code exhausted within the cooldown; no new code before it ends")]
+    Locked,
     /// Pre-sign-up refused the email domain.
     #[error("sign-up refused: email domain not in SIGNUP_ALLOWED_DOMAINS")]
     SignUpNotAllowed,
@@ -42,6 +45,7 @@ impl TriggerError {
             Self::InvalidEvent(_) => "InvalidEvent",
             Self::NoEmail => "NoEmail",
             Self::SendLimited => "SendLimited",
+            Self::Locked => "CodeLocked",
             Self::SignUpNotAllowed => "SignUpNotAllowed",
             Self::Delivery(_) => "DeliveryFailed",
             Self::Store(_) => "StoreFailed",
@@ -55,6 +59,7 @@ impl TriggerError {
             Self::InvalidEvent(_) => "invalid_event",
             Self::NoEmail => "no_email",
             Self::SendLimited => "send_limited",
+            Self::Locked => "code_locked",
             Self::SignUpNotAllowed => "signup_refused",
             Self::Delivery(_) => "delivery_error",
             Self::Store(_) => "store_error",
@@ -71,6 +76,10 @@ impl TriggerError {
             Self::NoEmail => "This account has no email address for sign-in codes.".into(),
             Self::SendLimited => {
                 "Too many codes were requested. Please wait a while before trying again.".into()
+            }
+            Self::Locked => {
+                "Too many wrong codes. Please wait a minute, then sign in again for a new code."
+                    .into()
             }
             Self::SignUpNotAllowed => "Sign-up is not available for this email address.".into(),
             Self::Delivery(_) => {

@@ -7,6 +7,7 @@
 //! personal data.
 
 mod create;
+mod decoy;
 mod define;
 pub mod error;
 mod pre_signup;
@@ -22,21 +23,35 @@ use tracing::{info, warn};
 
 pub use error::TriggerError;
 
-use crate::config::Config;
+use crate::config::{CodeKey, Config};
+use crate::domain::code::CodeHasher;
+use crate::domain::email::EmailAddress;
 use crate::domain::policy::UserRef;
-use crate::domain::state::ChallengeState;
-use crate::ports::{ChallengeStore, Clock, Mailer};
+use crate::domain::random;
+use crate::domain::state::{ChallengeState, WRITE_TAG_LEN};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, StateWrite};
 use crate::telemetry::{Emf, Metric, MetricsSink, Sample};
 
 /// How long an invocation may take end to end. Cognito stops waiting at 5 s; this leaves room for
 /// the runtime round trip and a cold start.
 pub const TRIGGER_BUDGET: Duration = Duration::from_millis(4000);
-/// The most a single store or mail call may take (matches the SDK operation timeout).
+/// The most a single write or send may take (matches the SDK operation timeout).
 pub const CALL_CAP: Duration = Duration::from_millis(1600);
-/// The most the fresh read of the stored state may take before the event's copy is used instead.
-/// Healthy in-region reads take tens of milliseconds; the cap keeps a write, a send and a restore
-/// inside the budget when Cognito is slow.
-pub const FRESH_READ_CAP: Duration = Duration::from_millis(300);
+/// The most a read of the stored state may take. There is no fallback: a decision is only ever
+/// made on a fresh read, and a read that fails or runs past this cap fails the invocation closed
+/// (`StoreFailed`, nothing written, no answer accepted). Healthy in-region reads take tens of
+/// milliseconds; 1 s lets a slow but healthy Cognito through, and keeps the slowest Create
+/// (read, write, read-back, send and restore, each at its cap or at most what is left) inside the
+/// budget.
+pub const READ_CAP: Duration = Duration::from_millis(1000);
+/// How long a tagged write is left to settle before it is read back. Every writer that started
+/// from the same read and writes within this window is seen by the read-back, so of a burst of
+/// parallel writers only the last one goes on (sends its code, has its answer judged).
+pub const SETTLE: Duration = Duration::from_millis(100);
+/// Kept back from the send for writing the previous state back if the send fails.
+pub const RESTORE_RESERVE: Duration = Duration::from_millis(700);
+/// Below this much time for the send, the code is not sent at all (and the state is restored).
+pub const MIN_SEND_TIME: Duration = Duration::from_millis(300);
 
 /// The trigger sources this function serves.
 pub mod sources {
@@ -91,6 +106,17 @@ impl Budget {
     }
 }
 
+/// What a tagged write found when it read back.
+#[derive(Debug)]
+enum Written {
+    /// Our write is the one stored.
+    Ours,
+    /// Another write replaced it; this is what is stored now.
+    Replaced(Option<ChallengeState>),
+    /// The write landed but could not be read back: whether it is still ours is unknown.
+    Unconfirmed(TriggerError),
+}
+
 /// What an invocation did, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -117,31 +143,59 @@ struct Header {
 /// The function: configuration plus the adapters, built once per process and borrowed by every
 /// invocation.
 #[derive(Debug)]
-pub struct App<M, S, C> {
+pub struct App<M, S, C, K = CodeKey> {
     config: Config,
     mailer: M,
     store: S,
     clock: C,
+    keys: K,
     emf: Emf,
     metrics: MetricsSink,
+    timings: decoy::PathTimings,
 }
 
 impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
-    /// Wires the configuration and the adapters.
-    /// Metrics go to stdout as EMF; see [`App::with_metrics`].
+    /// Wires the configuration and the adapters, with the code key from the configuration
+    /// (`CODE_HMAC_KEY`; see [`App::with_keys`] for a secret). Metrics go to stdout as EMF; see
+    /// [`App::with_metrics`].
     pub fn new(config: Config, mailer: M, store: S, clock: C) -> Self {
         let emf = Emf::new(
             config.metrics_namespace.clone(),
             config.metrics_pool_dimension,
         );
+        let keys = config.code_key.clone();
         Self {
             config,
             mailer,
             store,
             clock,
+            keys,
             emf,
             metrics: MetricsSink::stdout(),
+            timings: decoy::PathTimings::default(),
         }
+    }
+}
+
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
+    /// The same app with the code key from `keys` (the Lambda binary passes its Secrets Manager
+    /// source when `CODE_HMAC_KEY_SECRET_ARN` is set).
+    pub fn with_keys<K2: KeySource>(self, keys: K2) -> App<M, S, C, K2> {
+        App {
+            config: self.config,
+            mailer: self.mailer,
+            store: self.store,
+            clock: self.clock,
+            keys,
+            emf: self.emf,
+            metrics: self.metrics,
+            timings: self.timings,
+        }
+    }
+
+    /// The key source (for tests of laziness).
+    pub fn keys(&self) -> &K {
+        &self.keys
     }
 
     /// Sends the per-invocation EMF documents to `sink` instead of stdout.
@@ -245,30 +299,63 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
         }
     }
 
-    /// The user's stored state, read afresh, or the event's copy (`from_event`) when the read fails
-    /// or takes longer than [`FRESH_READ_CAP`].
-    ///
-    /// Cognito reads `userAttributes` before invoking the trigger, and a retried invocation
-    /// carries the same, older copy. The fresh read lets a retried Create see the code it already
-    /// sent, and shrinks the window in which parallel answers all see the same attempt count.
-    async fn current_state(
+    /// The user's stored state, read afresh. Never the event's copy: Cognito read that before
+    /// invoking us, a retried invocation carries an older one, and a write built on it can undo a
+    /// newer write (a consumed code, a counted attempt, a recorded send). A read that fails or runs
+    /// past [`READ_CAP`] fails the invocation closed.
+    async fn fresh_state(
         &self,
         user: UserRef<'_>,
-        from_event: Option<&String>,
         budget: &Budget,
-    ) -> Option<ChallengeState> {
-        let value = match budget.run(FRESH_READ_CAP, self.store.read(user)).await {
-            Ok(Ok(value)) => value,
-            Ok(Err(e)) => {
-                warn!(kind = e.kind.as_str(), detail = %e.detail, "fresh read failed; using the event's attributes");
-                from_event.cloned()
-            }
-            Err(_) => {
-                warn!("fresh read too slow; using the event's attributes");
-                from_event.cloned()
-            }
+    ) -> Result<Option<ChallengeState>, TriggerError> {
+        let value = budget
+            .run(READ_CAP, self.store.read(user))
+            .await
+            .unwrap_or_else(|_| Err(over_budget::store()))?;
+        Ok(value.as_deref().and_then(ChallengeState::decode))
+    }
+
+    /// The code key's hasher, fetched on first use within the budget.
+    async fn hasher(&self, budget: &Budget) -> Result<&CodeHasher, TriggerError> {
+        Ok(budget
+            .run(READ_CAP, self.keys.hasher())
+            .await
+            .unwrap_or_else(|_| Err(over_budget::store()))?)
+    }
+
+    /// Writes `state` stamped with a fresh random tag, waits [`SETTLE`], and reads it back.
+    ///
+    /// User attributes have no conditional write, so this is how a writer learns whether it raced:
+    /// every parallel writer that started from the same read and wrote within the settle window
+    /// is seen, and only the one whose tag is still stored goes on. [`Written::Replaced`] carries
+    /// what is stored instead. The residual (a writer whose own read-to-write took longer than the
+    /// window) is measured in `tests/e2e.rs` and stated in docs/security.md.
+    async fn write_tagged(
+        &self,
+        user: UserRef<'_>,
+        mut state: ChallengeState,
+        verified_email: Option<&EmailAddress>,
+        budget: &Budget,
+    ) -> Result<Written, TriggerError> {
+        let mut tag = [0u8; WRITE_TAG_LEN];
+        random::fill(&mut tag);
+        state.write_tag = Some(tag);
+        let encoded = state.encode();
+        let write = StateWrite {
+            user,
+            encoded: &encoded,
+            verified_email,
         };
-        value.as_deref().and_then(ChallengeState::decode)
+        budget
+            .run(CALL_CAP, self.store.write(&write))
+            .await
+            .unwrap_or_else(|_| Err(over_budget::store()))?;
+        tokio::time::sleep(SETTLE.min(budget.remaining())).await;
+        Ok(match self.fresh_state(user, budget).await {
+            Ok(Some(s)) if s.write_tag == Some(tag) => Written::Ours,
+            Ok(other) => Written::Replaced(other),
+            Err(e) => Written::Unconfirmed(e),
+        })
     }
 
     /// A keyed hash of pool and username: stable per user, meaningless without the key, and not
@@ -278,7 +365,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
         let name = event.get("userName")?.as_str()?;
         let digest = self
             .config
-            .hasher
+            .reference
             .keyed_reference("log-user", &format!("{pool}/{name}"));
         Some(hex(&digest[..8]))
     }
@@ -297,7 +384,7 @@ fn counted_metric(source: &str, result: &Result<Outcome, TriggerError>) -> Optio
             "decoy" if source == sources::CREATE => Some(Metric::DecoyChallenge),
             _ => None,
         },
-        Err(TriggerError::SendLimited) => Some(Metric::SendLimited),
+        Err(TriggerError::SendLimited | TriggerError::Locked) => Some(Metric::SendLimited),
         Err(TriggerError::Delivery(_)) => Some(Metric::DeliveryError),
         Err(TriggerError::Store(_)) => Some(Metric::StoreError),
         Err(_) => None,
@@ -378,14 +465,14 @@ mod over_budget {
 
     const DETAIL: &str = "no answer within the invocation budget";
 
-    pub(super) fn store() -> StoreError {
+    pub(crate) fn store() -> StoreError {
         StoreError {
             kind: FailureKind::Timeout,
             detail: DETAIL.into(),
         }
     }
 
-    pub(super) fn delivery() -> DeliveryError {
+    pub(crate) fn delivery() -> DeliveryError {
         DeliveryError {
             kind: FailureKind::Timeout,
             detail: DETAIL.into(),

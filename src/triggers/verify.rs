@@ -6,36 +6,35 @@
 //! store tells a guesser nothing and no answer is accepted without being consumed.
 //!
 //! Parallel guesses: user attributes have no conditional write, so answers sent at the same time
-//! can all start from the same stored state. Verify therefore reads the state afresh instead of
-//! trusting the event's copy, stamps its write with a random tag, and reads the attribute back: if
-//! another write replaced it in between, the answers raced and this one is refused (`contended`)
-//! even when right. Of a burst of simultaneous answers only the last writer can be accepted, which
-//! keeps parallel guessing close to one guess per burst. The measured bound is in README
-//! ("Parallel guessing").
-
-use std::time::Duration;
+//! can all start from the same stored state. Verify therefore judges only on a fresh read (never
+//! the event's copy; a failed or slow read fails closed), stamps its write with a random tag, lets
+//! it settle, and reads the attribute back: if another write replaced it in between, the answers
+//! raced and this one is refused (`contended`) even when right. Of a burst of simultaneous
+//! answers only the last writer can be accepted. The measured bound is in docs/security.md.
+//!
+//! The code is bound to the address it was mailed to. If the user's `email` is no longer that
+//! address, the answer is refused (`destination_changed`) without a write, and a first correct
+//! code writes back the address it was mailed to together with `email_verified`, so the flag only
+//! ever covers an address that received a code.
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsVerifyAuthChallengeRequest as VerifyRequest;
 use serde_json::{Map, Value, json};
 
+use super::decoy::Path;
 use super::{
-    App, Budget, CALL_CAP, Outcome, TriggerError, header, over_budget, request, resend_requested,
-    unhex,
+    App, Budget, Outcome, TriggerError, Written, header, request, resend_requested, unhex,
 };
+use crate::domain::email::EmailAddress;
 use crate::domain::policy::{self, VerifyInput, VerifyOutcome};
-use crate::domain::random;
-use crate::domain::state::{ChallengeState, WRITE_TAG_LEN};
-use crate::ports::{ChallengeStore, Clock, Mailer, StateWrite};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
 
-/// The decoy waits about as long as a real Verify (one Cognito write in-region).
-pub const DECOY_VERIFY_DELAY_MS: (u64, u64) = (40, 120);
-
-impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
     pub(super) async fn verify(
         &self,
         event: &mut Map<String, Value>,
         budget: &Budget,
     ) -> Result<Outcome, TriggerError> {
+        let started = std::time::Instant::now();
         let req: VerifyRequest = request(event)?;
         let head = header(event)?;
         // The answer may be the code, so it is not echoed back: the returned event carries an empty
@@ -49,21 +48,17 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             event.insert("response".into(), json!({ "answerCorrect": ok }));
         };
         if req.user_not_found {
-            tokio::time::sleep(Duration::from_millis(random::jitter_millis(
-                DECOY_VERIFY_DELAY_MS.0,
-                DECOY_VERIFY_DELAY_MS.1,
-            )))
-            .await;
+            tokio::time::sleep(self.timings.draw(Path::Judge)).await;
             answer_correct(event, false);
             return Ok(Outcome::new("decoy", None));
         }
-        let state = self
-            .current_state(
-                head.user(),
-                req.user_attributes.get(&self.config.challenge_attribute),
-                budget,
-            )
-            .await;
+        let user = head.user();
+        let state = self.fresh_state(user, budget).await?;
+        let hasher = self.hasher(budget).await?;
+        let email = req
+            .user_attributes
+            .get("email")
+            .and_then(|e| EmailAddress::parse(e));
         let input = VerifyInput {
             now: self.clock.now(),
             state: state.as_ref(),
@@ -73,59 +68,37 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
                 .and_then(|n| unhex(n)),
             answer: req.challenge_answer.as_ref().and_then(Value::as_str),
             resend_requested: resend_requested(&req.client_metadata),
+            destination: email.as_ref().map(|e| hasher.destination_tag(e)),
         };
-        let user = head.user();
-        let (correct, next, outcome) =
-            match policy::judge(&self.config.limits, &input, &self.config.hasher, user) {
-                VerifyOutcome::Rejected(why) => (
-                    false,
-                    None,
-                    Outcome::new("answer_rejected", Some(why.as_str())),
-                ),
-                VerifyOutcome::Wrong { state } => (
-                    false,
-                    Some(state),
-                    Outcome::new("answer_rejected", Some("wrong")),
-                ),
-                VerifyOutcome::Accepted { state } => {
-                    (true, Some(state), Outcome::new("answer_accepted", None))
-                }
-            };
-        let (mut correct, mut outcome) = (correct, outcome);
-        if let Some(mut next) = next {
-            let mut tag = [0u8; WRITE_TAG_LEN];
-            random::fill(&mut tag);
-            next.write_tag = Some(tag);
-            let encoded = next.encode();
-            let mark_email_verified = correct
+        let (next, accepted) = match policy::judge(&self.config.limits, &input, hasher, user) {
+            VerifyOutcome::Rejected(why) => {
+                answer_correct(event, false);
+                return Ok(Outcome::new("answer_rejected", Some(why.as_str())));
+            }
+            VerifyOutcome::Wrong { state } => (state, false),
+            VerifyOutcome::Accepted { state } => (state, true),
+        };
+        // A first correct code verifies the address it was mailed to (the judge checked that the
+        // event's address is that one), written back with the flag in the same request.
+        let verified_email = email.as_ref().filter(|_| {
+            accepted
                 && req
                     .user_attributes
                     .get("email_verified")
                     .map(String::as_str)
-                    != Some("true");
-            let write = StateWrite {
-                user,
-                encoded: &encoded,
-                mark_email_verified,
-            };
-            budget
-                .run(CALL_CAP, self.store.write(&write))
-                .await
-                .unwrap_or_else(|_| Err(over_budget::store()))?;
-            let stored = budget
-                .run(CALL_CAP, self.store.read(user))
-                .await
-                .unwrap_or_else(|_| Err(over_budget::store()))?;
-            let still_ours = stored
-                .as_deref()
-                .and_then(ChallengeState::decode)
-                .is_some_and(|s| s.write_tag == Some(tag));
-            if !still_ours {
-                correct = false;
-                outcome = Outcome::new("answer_rejected", Some("contended"));
-            }
-        }
-        answer_correct(event, correct);
+                    != Some("true")
+        });
+        let outcome = match self
+            .write_tagged(user, next, verified_email, budget)
+            .await?
+        {
+            Written::Ours if accepted => Outcome::new("answer_accepted", None),
+            Written::Ours => Outcome::new("answer_rejected", Some("wrong")),
+            Written::Replaced(_) => Outcome::new("answer_rejected", Some("contended")),
+            Written::Unconfirmed(e) => return Err(e),
+        };
+        self.timings.record(Path::Judge, started.elapsed());
+        answer_correct(event, outcome.name == "answer_accepted");
         Ok(outcome)
     }
 }

@@ -318,8 +318,14 @@ pub fn lambda_env(aws_endpoint: &str, config: &[(&str, &str)]) -> Vec<(String, S
 
 impl Lambda {
     /// Starts the binary with `env` (see [`lambda_env`]); in [`Mode::Warm`] the process starts now.
+    ///
+    /// `OTP_UNDER_TEST=/path/to/bootstrap` runs the suites against another build of the function
+    /// instead (an older release, to show that a test fails where the property does not hold).
     pub async fn start(mode: Mode, env: Vec<(String, String)>) -> Self {
-        Self::start_program(env!("CARGO_BIN_EXE_cognito-email-otp").into(), mode, env).await
+        let program = std::env::var_os("OTP_UNDER_TEST")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_cognito-email-otp").into());
+        Self::start_program(program, mode, env).await
     }
 
     /// Like [`Lambda::start`], for another Lambda binary (the benchmark's floor).

@@ -13,6 +13,7 @@ use cognito_email_otp::triggers::App;
 pub mod lambda;
 pub mod moto;
 pub mod pool;
+pub mod world;
 
 /// A clock that says whatever the test sets.
 #[derive(Debug, Default)]
@@ -36,6 +37,24 @@ impl Clock for TestClock {
 impl Clock for &TestClock {
     fn now(&self) -> u32 {
         (*self).now()
+    }
+}
+
+/// The system clock plus an offset a test can move forward: for code paths that read real time
+/// (the AWS adapters' tests), so a cooldown can pass without waiting for it.
+#[derive(Debug, Clone, Default)]
+pub struct OffsetClock(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl OffsetClock {
+    pub fn advance(&self, secs: u32) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> u32 {
+        cognito_email_otp::ports::SystemClock.now()
+            + self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -86,6 +86,20 @@ impl Moto {
             .unwrap_or_default()
     }
 
+    /// Creates a Secrets Manager secret holding `value`; returns its full ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        aws_sdk_secretsmanager::Client::new(self.aws().sdk_config().await)
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned()
+    }
+
     /// An SDK context pointed at this server.
     pub fn aws(&self) -> Arc<AwsContext> {
         aws_at(&self.endpoint)
@@ -135,6 +149,16 @@ pub enum CognitoFault {
     Stall,
     /// Only `AdminUpdateUserAttributes` fails (throttled); reads pass.
     WritesThrottled,
+    /// Only `AdminGetUser` fails (throttled); writes pass.
+    ReadsThrottled,
+    /// Every other `AdminGetUser` is throttled (the first passes); writes pass.
+    EveryOtherReadThrottled,
+    /// `AdminGetUser` answers only after this many milliseconds; writes pass.
+    ReadsDelayed(u64),
+    /// Every call answers after a delay drawn uniformly from this range of milliseconds.
+    Slow(u64, u64),
+    /// The first `skip` writes from now pass, the next `count` are throttled, then all pass.
+    WritesThrottledAfter { skip: usize, count: usize },
 }
 
 /// A loopback HTTP server standing in for SES and Cognito at once, failing as told: either on
@@ -145,17 +169,25 @@ pub struct FaultServer {
     faults: Arc<Mutex<(SesFault, CognitoFault)>>,
     pub ses_requests: Arc<AtomicUsize>,
     pub cognito_requests: Arc<AtomicUsize>,
+    /// Secrets Manager requests (always forwarded, never failed).
+    pub secrets_requests: Arc<AtomicUsize>,
     /// The bodies of the SES requests received.
     pub ses_bodies: Arc<Mutex<Vec<String>>>,
+    /// Reads and writes seen since the faults were last set (for the counted faults).
+    seen: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 #[derive(Clone)]
 struct Shared {
+    /// Stand-alone mode: the attributes written, per username, so reads see earlier writes.
+    users: Arc<Mutex<std::collections::HashMap<String, serde_json::Map<String, Value>>>>,
     upstream: Option<SocketAddr>,
     faults: Arc<Mutex<(SesFault, CognitoFault)>>,
     ses_requests: Arc<AtomicUsize>,
     cognito_requests: Arc<AtomicUsize>,
+    secrets_requests: Arc<AtomicUsize>,
     ses_bodies: Arc<Mutex<Vec<String>>>,
+    seen: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl FaultServer {
@@ -171,25 +203,33 @@ impl FaultServer {
 
     /// Switches the faults for the requests that arrive from now on.
     pub fn set(&self, ses: SesFault, cognito: CognitoFault) {
-        *self.faults.lock().unwrap() = (ses, cognito);
+        let mut f = self.faults.lock().unwrap();
+        self.seen.0.store(0, Ordering::SeqCst);
+        self.seen.1.store(0, Ordering::SeqCst);
+        *f = (ses, cognito);
     }
 
     fn launch(upstream: Option<SocketAddr>, ses: SesFault, cognito: CognitoFault) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let shared = Shared {
+            users: Arc::new(Mutex::new(std::collections::HashMap::new())),
             upstream,
             faults: Arc::new(Mutex::new((ses, cognito))),
             ses_requests: Arc::new(AtomicUsize::new(0)),
             cognito_requests: Arc::new(AtomicUsize::new(0)),
+            secrets_requests: Arc::new(AtomicUsize::new(0)),
             ses_bodies: Arc::new(Mutex::new(Vec::new())),
+            seen: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
         };
         let server = Self {
             endpoint,
             faults: shared.faults.clone(),
             ses_requests: shared.ses_requests.clone(),
             cognito_requests: shared.cognito_requests.clone(),
+            secrets_requests: shared.secrets_requests.clone(),
             ses_bodies: shared.ses_bodies.clone(),
+            seen: shared.seen.clone(),
         };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -234,6 +274,18 @@ fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>, Vec<u8>)> {
 
 /// Sends the request upstream with `Connection: close` and relays the whole answer.
 fn forward(client: &mut TcpStream, upstream: SocketAddr, raw_head: &[u8], body: &[u8]) {
+    forward_then_wait(client, upstream, raw_head, body, Duration::ZERO);
+}
+
+/// Like [`forward`], holding the upstream answer back for `wait`: the read happened upstream
+/// (its snapshot is taken), and the caller learns of it late.
+fn forward_then_wait(
+    client: &mut TcpStream,
+    upstream: SocketAddr,
+    raw_head: &[u8],
+    body: &[u8],
+    wait: Duration,
+) {
     let head = String::from_utf8_lossy(raw_head);
     let mut out = String::new();
     for line in head.split("\r\n").filter(|l| !l.is_empty()) {
@@ -250,7 +302,31 @@ fn forward(client: &mut TcpStream, upstream: SocketAddr, raw_head: &[u8], body: 
     let _ = up.write_all(body);
     let mut answer = Vec::new();
     let _ = up.read_to_end(&mut answer);
+    std::thread::sleep(wait);
     let _ = client.write_all(&answer);
+}
+
+/// Stand-alone Cognito: a write stores the attributes; any other call answers with them, in
+/// AdminGetUser's shape, so a read after a write sees it.
+fn remember(shared: &Shared, is_write: bool, body: &[u8]) -> String {
+    let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let user = req["Username"].as_str().unwrap_or_default().to_owned();
+    let mut users = shared.users.lock().unwrap();
+    let attrs = users.entry(user.clone()).or_default();
+    if is_write {
+        for a in req["UserAttributes"].as_array().into_iter().flatten() {
+            if let (Some(n), Some(v)) = (a["Name"].as_str(), a.get("Value")) {
+                attrs.insert(n.to_owned(), v.clone());
+            }
+        }
+        return "{}".to_owned();
+    }
+    let list: Vec<Value> = attrs
+        .iter()
+        .map(|(n, v)| serde_json::json!({"Name": n, "Value": v}))
+        .collect();
+    serde_json::json!({"Username": user, "UserAttributes": list, "Enabled": true, "UserStatus": "CONFIRMED"})
+        .to_string()
 }
 
 fn serve(mut s: TcpStream, shared: &Shared) {
@@ -260,12 +336,30 @@ fn serve(mut s: TcpStream, shared: &Shared) {
     };
     let (ses, cognito) = *shared.faults.lock().unwrap();
     let is_ses = head.starts_with("post /v2/email");
+    if head.contains("x-amz-target: secretsmanager.") {
+        shared.secrets_requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(upstream) = shared.upstream {
+            forward(&mut s, upstream, &raw_head, &body);
+        }
+        return;
+    }
     let is_write = head.contains("adminupdateuserattributes");
+    let is_read = head.contains("admingetuser");
+    // The index of this read or write among those since the faults were set.
+    let nth = if is_write {
+        shared.seen.1.fetch_add(1, Ordering::SeqCst)
+    } else if is_read {
+        shared.seen.0.fetch_add(1, Ordering::SeqCst)
+    } else {
+        0
+    };
     let throttled_cognito = (
         400,
         r#"{"__type":"TooManyRequestsException","message":"Rate exceeded"}"#,
         false,
     );
+    let remembered;
+    let mut after = Duration::ZERO;
     let (status, answer, stall) = if is_ses {
         shared.ses_requests.fetch_add(1, Ordering::SeqCst);
         shared
@@ -290,10 +384,42 @@ fn serve(mut s: TcpStream, shared: &Shared) {
         }
     } else {
         shared.cognito_requests.fetch_add(1, Ordering::SeqCst);
+        remembered = if shared.upstream.is_none() {
+            remember(shared, is_write, &body)
+        } else {
+            "{}".to_owned()
+        };
+        let ok = (200, remembered.as_str(), false);
         match cognito {
-            CognitoFault::Ok => (200, "{}", false),
-            CognitoFault::WritesThrottled if !is_write => (200, "{}", false),
-            CognitoFault::Throttled | CognitoFault::WritesThrottled => throttled_cognito,
+            CognitoFault::Ok => ok,
+            CognitoFault::WritesThrottled if !is_write => ok,
+            CognitoFault::ReadsThrottled if !is_read => ok,
+            CognitoFault::Throttled
+            | CognitoFault::WritesThrottled
+            | CognitoFault::ReadsThrottled => throttled_cognito,
+            CognitoFault::EveryOtherReadThrottled if is_read && nth % 2 == 1 => throttled_cognito,
+            CognitoFault::EveryOtherReadThrottled => ok,
+            CognitoFault::ReadsDelayed(ms) => {
+                if is_read {
+                    after = Duration::from_millis(ms);
+                }
+                ok
+            }
+            CognitoFault::Slow(lo, hi) => {
+                // Half the delay before the call reaches the service, half after it answered.
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b).unwrap();
+                let ms = lo + u64::from_le_bytes(b) % (hi - lo + 1);
+                std::thread::sleep(Duration::from_millis(ms / 2));
+                after = Duration::from_millis(ms - ms / 2);
+                ok
+            }
+            CognitoFault::WritesThrottledAfter { skip, count }
+                if is_write && nth >= skip && nth < skip + count =>
+            {
+                throttled_cognito
+            }
+            CognitoFault::WritesThrottledAfter { .. } => ok,
             CognitoFault::Stall => (0, "", true),
         }
     };
@@ -303,9 +429,10 @@ fn serve(mut s: TcpStream, shared: &Shared) {
         return;
     }
     if let (200, Some(upstream)) = (status, shared.upstream) {
-        forward(&mut s, upstream, &raw_head, &body);
+        forward_then_wait(&mut s, upstream, &raw_head, &body, after);
         return;
     }
+    std::thread::sleep(after);
     let error_type = match (is_ses, status) {
         (true, 429) => "TooManyRequestsException",
         (true, 400) => "MessageRejected",

@@ -114,3 +114,87 @@ pub async fn attributes(
     .await
     .expect("the user exists")
 }
+
+/// Sets one attribute of a user, as an admin (or the user's own UpdateUserAttributes) would.
+pub async fn set_attribute(
+    cognito: &Cognito,
+    pool_id: &str,
+    username: &str,
+    name: &str,
+    value: &str,
+) {
+    cognito
+        .admin_update_user_attributes()
+        .user_pool_id(pool_id)
+        .username(username)
+        .user_attributes(
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Moves the user's stored challenge state `secs` into the past (issue, expiry and send times),
+/// as if that much time had gone by, so a cooldown or a window passes without waiting for it.
+/// The binary reads the real clock; the state is what it compares the clock with. The active
+/// code's hash is bound to its times, so it is recomputed for `code` with the test key, and the
+/// code still answers (without `code` the aged code can no longer be answered).
+pub async fn age_state(
+    cognito: &Cognito,
+    pool_id: &str,
+    username: &str,
+    secs: u32,
+    code: Option<&str>,
+) {
+    use cognito_email_otp::domain::code::{Binding, CodeHasher, OtpCode};
+    use cognito_email_otp::domain::email::EmailAddress;
+    use cognito_email_otp::domain::state::ChallengeState;
+
+    let attrs = attributes(cognito, pool_id, username).await;
+    let Some(mut state) = attrs
+        .get("custom:authChallenge")
+        .and_then(|v| ChallengeState::decode(v))
+    else {
+        return;
+    };
+    for t in &mut state.sends {
+        *t -= secs;
+    }
+    if let Some(a) = state.active.as_mut() {
+        a.issued_at -= secs;
+        a.expires_at -= secs;
+        if let (Some(code), Some(dest)) = (code, a.destination) {
+            let hasher = CodeHasher::new(super::KEY.as_bytes());
+            let email = EmailAddress::parse(&attrs["email"]).unwrap();
+            assert_eq!(
+                dest,
+                hasher.destination_tag(&email),
+                "the code went to this address"
+            );
+            a.digest = hasher.digest(
+                &Binding {
+                    pool_id,
+                    username,
+                    nonce: &a.nonce,
+                    issued_at: a.issued_at,
+                    expires_at: a.expires_at,
+                    destination: &dest,
+                },
+                &OtpCode::from_digits(code).unwrap(),
+            );
+        }
+    }
+    set_attribute(
+        cognito,
+        pool_id,
+        username,
+        "custom:authChallenge",
+        &state.encode(),
+    )
+    .await;
+}

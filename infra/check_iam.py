@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Proves every IAM grant of the function's role against the calls the function makes.
+
+For several parameter sets, the template is transformed with the SAM translator and evaluated
+offline (infra/cfn_model.py: parameters, rules, conditions and intrinsics as CloudFormation
+documents them, from a fixed account, Region and stack name). Every Allow statement that reaches
+the function's role (its inline policies, and AWS::IAM::Policy / AWS::IAM::ManagedPolicy /
+AWS::IAM::RolePolicy resources naming it) is then evaluated the way IAM does for each call:
+
+- every call the function makes must be allowed (logs, SES, Cognito, Secrets Manager);
+- calls it does not make, and the same calls on other resources, must be denied;
+- every granted action and resource must serve at least one of those calls.
+
+A self-test runs first: IAM matcher cases, the resolver refusing what it does not know, and the old
+log grant (`${LogGroup.Arn}:log-stream:*`, issue 14) shown to deny PutLogEvents. One line is printed
+per checked call; any mismatch makes the exit status 1. `--self-test` runs only the self-test.
+"""
+import sys
+
+import cfn_model as m
+from cfn_model import ACCOUNT, REGION, PARTITION, STACK_NAME, Stack, Unsupported, evaluate
+
+FUNCTION = "OtpFunction"
+# The services the function calls. A grant in any other service is an error.
+CALLED_SERVICES = {"logs", "ses", "cognito-idp", "secretsmanager"}
+
+BASE = {"EmailFrom": "Acme <no-reply@acme.example>", "SesIdentity": "acme.example"}
+PARAMETER_SETS = [
+    ("defaults, domain identity", BASE),
+    ("address identity", {**BASE, "SesIdentity": "no-reply@acme.example"}),
+    ("configuration set and template", {**BASE, "SesConfigurationSet": "otp-events", "SesTemplate": "otp-code"}),
+    ("AWS WAF on", {**BASE, "WafRequestsPer5Minutes": "1000"}),
+]
+
+
+def arn(service, resource):
+    return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+
+LOG_GROUP = f"/aws/lambda/{STACK_NAME}-email-otp"
+STREAM = "2026/11/22/[$LATEST]0123456789abcdef"
+GROUP_ARN = arn("logs", f"log-group:{LOG_GROUP}")
+STREAM_ARN = arn("logs", f"log-group:{LOG_GROUP}:log-stream:{STREAM}")
+POOL_ARN = arn("cognito-idp", f"userpool/{m.USER_POOL_ID}")
+SECRET_NAME = f"CodeHmacKey-{m.SECRET_NAME_SUFFIX}"
+SECRET_ARN = arn("secretsmanager", f"secret:{SECRET_NAME}-{m.SECRET_ARN_SUFFIX}")
+
+
+def expected_calls(params):
+    """(action, ARN, expected decision, why) for one parameter set."""
+    identity = params["SesIdentity"]
+    config_set = params.get("SesConfigurationSet", "")
+    template = params.get("SesTemplate", "")
+    allow = [
+        # The SAR lists log-stream as CreateLogStream's resource type (the stream being created);
+        # the log group ARN covers a log-group check of the same call.
+        ("logs:CreateLogStream", STREAM_ARN, "Lambda creates its log stream"),
+        ("logs:CreateLogStream", GROUP_ARN, "same call, checked against the log group"),
+        ("logs:PutLogEvents", STREAM_ARN, "Lambda writes the function's log lines"),
+        ("ses:SendEmail", arn("ses", f"identity/{identity}"), "the code email, as SesIdentity"),
+        ("cognito-idp:AdminGetUser", POOL_ARN, "Create/Verify read the state afresh and read writes back"),
+        ("cognito-idp:AdminUpdateUserAttributes", POOL_ARN, "Create/Verify write the challenge state"),
+        ("secretsmanager:GetSecretValue", SECRET_ARN, "the code HMAC key, at first use"),
+    ]
+    if config_set:
+        allow.append(("ses:SendEmail", arn("ses", f"configuration-set/{config_set}"), "SesConfigurationSet is set"))
+    if template:
+        allow.append(("ses:SendEmail", arn("ses", f"template/{template}"), "SesTemplate is set"))
+
+    other_stream = f"log-stream:{STREAM}"
+    deny = [
+        ("logs:PutLogEvents", arn("logs", f"log-group:{LOG_GROUP}-evil:{other_stream}"), "a log group whose name extends ours"),
+        ("logs:CreateLogStream", arn("logs", f"log-group:{LOG_GROUP}-evil:{other_stream}"), "a log group whose name extends ours"),
+        ("logs:CreateLogStream", arn("logs", f"log-group:{LOG_GROUP}-evil"), "a log group whose name extends ours"),
+        ("logs:PutLogEvents", arn("logs", f"log-group:/aws/lambda/other-function:{other_stream}"), "another function's log group"),
+        ("logs:DeleteLogGroup", GROUP_ARN, "not a call the function makes"),
+        ("logs:DeleteLogGroup", GROUP_ARN + ":*", "not a call the function makes"),
+        ("logs:CreateLogGroup", GROUP_ARN, "the group is the stack's"),
+        ("logs:GetLogEvents", STREAM_ARN, "the function does not read logs"),
+        ("cognito-idp:AdminDeleteUser", POOL_ARN, "not a call the function makes"),
+        ("cognito-idp:AdminSetUserPassword", POOL_ARN, "not a call the function makes"),
+        ("cognito-idp:ListUsers", POOL_ARN, "not a call the function makes"),
+        ("cognito-idp:AdminGetUser", arn("cognito-idp", f"userpool/{REGION}_ZyXwVuTsR"), "another pool"),
+        ("cognito-idp:AdminUpdateUserAttributes", arn("cognito-idp", f"userpool/{m.USER_POOL_ID}2"), "a pool ID extending ours"),
+        ("ses:SendEmail", arn("ses", "identity/evil.example"), "another domain"),
+        ("ses:SendEmail", arn("ses", "identity/someone@evil.example"), "another address"),
+        ("ses:SendEmail", arn("ses", f"identity/{identity}.evil.example"), "a name extending ours"),
+        ("ses:SendRawEmail", arn("ses", f"identity/{identity}"), "only SendEmail is granted"),
+        ("ses:SendBulkEmail", arn("ses", f"identity/{identity}"), "only SendEmail is granted"),
+        ("ses:SendEmail", arn("ses", "configuration-set/other-events"), "another configuration set"),
+        ("secretsmanager:GetSecretValue", arn("secretsmanager", f"secret:{SECRET_NAME}-XyZ789"), "same name, another secret"),
+        ("secretsmanager:GetSecretValue", arn("secretsmanager", f"secret:{SECRET_NAME}-{m.SECRET_ARN_SUFFIX}2-Kk1Ll2"), "a secret whose ARN extends ours"),
+        ("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:prod/db-password-Mm3Nn4"), "another secret"),
+        ("secretsmanager:PutSecretValue", SECRET_ARN, "read only"),
+        ("secretsmanager:DescribeSecret", SECRET_ARN, "GetSecretValue only"),
+        ("dynamodb:GetItem", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
+        ("dynamodb:PutItem", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
+        ("dynamodb:UpdateItem", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
+        ("dynamodb:Query", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
+        ("iam:PassRole", f"arn:{PARTITION}:iam::{ACCOUNT}:role/{STACK_NAME}-FunctionRole-ROLEID0000", "no IAM grant"),
+    ]
+    if "@" in identity:
+        domain = identity.split("@", 1)[1]
+        deny += [
+            ("ses:SendEmail", arn("ses", f"identity/{domain}"), "the whole domain, when SesIdentity is one address"),
+            ("ses:SendEmail", arn("ses", f"identity/other@{domain}"), "another address in the domain"),
+        ]
+    if not config_set:
+        deny.append(("ses:SendEmail", arn("ses", "configuration-set/otp-events"), "no configuration set is configured"))
+    if not template:
+        deny.append(("ses:SendEmail", arn("ses", "template/otp-code"), "no template is configured"))
+    else:
+        deny.append(("ses:SendEmail", arn("ses", "template/other-template"), "another template"))
+    return [(a, r, "allowed", why) for a, r, why in allow] + [(a, r, "denied", why) for a, r, why in deny]
+
+
+def role_statements(stack):
+    """Every statement attached to the function's role: (source, statement)."""
+    resources = stack.resources()
+    fn = resources[FUNCTION]
+    role_ref = fn["Properties"]["Role"]
+    if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
+        raise Unsupported(f"{FUNCTION}.Role is {role_ref!r}, not a role of this stack")
+    role_id = role_ref["Fn::GetAtt"][0] if isinstance(role_ref["Fn::GetAtt"], list) else role_ref["Fn::GetAtt"].split(".")[0]
+    role = resources[role_id]
+    if role["Type"] != "AWS::IAM::Role":
+        raise Unsupported(f"{role_id} is a {role['Type']}")
+    props = role["Properties"]
+    for key in ("ManagedPolicyArns", "PermissionsBoundary"):
+        if key in props:
+            raise Unsupported(f"{role_id}.{key} is not evaluated offline")
+    role_name = stack.ref(role_id)
+    out = []
+    for policy in stack.resolve(props.get("Policies", [])):
+        for st in m.as_list(policy["PolicyDocument"]["Statement"]):
+            out.append((f"{role_id}/{policy['PolicyName']}", st))
+    for name, r in resources.items():
+        p = r.get("Properties", {})
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            attached = role_name in stack.resolve(p.get("Roles", []))
+        elif r["Type"] == "AWS::IAM::RolePolicy":
+            attached = stack.resolve(p["RoleName"]) == role_name
+        else:
+            continue
+        if attached:
+            for st in m.as_list(stack.resolve(p["PolicyDocument"])["Statement"]):
+                out.append((name, st))
+    return out
+
+
+def check_parameter_set(label, params):
+    stack = Stack(m.load(TEMPLATE), params)
+    sourced = role_statements(stack)
+    statements = [st for _, st in sourced]
+    problems, lines = [], []
+    # Nothing outside the services the function calls, and no wildcard service.
+    for source, st in sourced:
+        for pattern in m.as_list(st.get("Action", st.get("NotAction", []))):
+            service = pattern.split(":", 1)[0].lower()
+            if "NotAction" in st or service not in CALLED_SERVICES:
+                problems.append(f"{source}: grants {pattern!r}, outside {sorted(CALLED_SERVICES)}")
+    used_actions, used_resources = set(), set()
+    calls = expected_calls(params)
+    for action, resource, expected, why in calls:
+        decision, hits = evaluate(statements, action, resource)
+        ok = decision == expected
+        lines.append(f"{'  ' if ok else '! '}{decision:7}  {action:38} {resource}")
+        if not ok:
+            problems.append(f"{action} on {resource}: {decision}, expected {expected} ({why})")
+        if expected == "allowed":
+            for i in hits:
+                st = statements[i]
+                used_actions |= {(i, p) for p in m.as_list(st["Action"]) if m.action_matches(p, action)}
+                used_resources |= {(i, p) for p in m.as_list(st["Resource"]) if m.resource_matches(p, resource)}
+    for i, st in enumerate(statements):
+        if st.get("Effect") != "Allow":
+            continue
+        for p in m.as_list(st.get("Action", [])):
+            if (i, p) not in used_actions:
+                problems.append(f"{sourced[i][0]}: action {p} serves no call of the function")
+        for p in m.as_list(st.get("Resource", [])):
+            if (i, p) not in used_resources:
+                problems.append(f"{sourced[i][0]}: resource {p} serves no call of the function")
+    print(f"[{label}] {len(statements)} statements on the function's role, {len(calls)} calls:")
+    print("\n".join(lines))
+    return problems, len(calls)
+
+
+def self_test():
+    """The checker itself can fail: matcher cases, refusals, and the old broken log grant."""
+    problems = []
+
+    def expect(what, got, want):
+        if got != want:
+            problems.append(f"self-test: {what}: got {got!r}, expected {want!r}")
+
+    stream = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/f:log-stream:2026/11/22/[$LATEST]ab"
+    expect("* crosses : and / in the resource", m.resource_matches("arn:aws:logs:*:*:*", stream), True)
+    expect("* crosses / in an S3 key", m.resource_matches("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"), True)
+    expect("* stays within the Region component",
+           m.resource_matches("arn:aws:logs:*:123456789012:log-group:x", "arn:aws:logs:eu-west-1:999999999999:log-group:x"), False)
+    expect("? is one character", m.resource_matches("arn:aws:ses:eu-west-1:1:identity/a?c", "arn:aws:ses:eu-west-1:1:identity/abc"), True)
+    expect("? is not two", m.resource_matches("arn:aws:ses:eu-west-1:1:identity/a?c", "arn:aws:ses:eu-west-1:1:identity/abbc"), False)
+    expect("? is not zero", m.resource_matches("arn:aws:ses:eu-west-1:1:identity/a?c", "arn:aws:ses:eu-west-1:1:identity/ac"), False)
+    expect("resources are case-sensitive",
+           m.resource_matches("arn:aws:ses:eu-west-1:1:identity/Acme.example", "arn:aws:ses:eu-west-1:1:identity/acme.example"), False)
+    expect("no prefix matching", m.resource_matches(GROUP_ARN, GROUP_ARN + "-evil"), False)
+    expect("* alone matches anything", m.resource_matches("*", stream), True)
+    expect("actions are case-insensitive", m.action_matches("logs:PutLogEvents", "LOGS:putlogevents"), True)
+    expect("action *", m.action_matches("logs:Put*", "logs:PutLogEvents"), True)
+    expect("action ?", m.action_matches("logs:Put?ogEvents", "logs:PutLogEvents"), True)
+    expect("action * is not any action", m.action_matches("logs:Put*", "logs:CreateLogStream"), False)
+    expect("no action prefix matching", m.action_matches("ses:SendEmail", "ses:SendEmailX"), False)
+
+    allow_all = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    deny_logs = {"Effect": "Deny", "Action": "logs:*", "Resource": "*"}
+    expect("Deny wins over Allow", m.evaluate([allow_all, deny_logs], "logs:PutLogEvents", stream)[0], "denied")
+    expect("NotAction", m.evaluate([{"Effect": "Allow", "NotAction": "logs:*", "Resource": "*"}], "logs:PutLogEvents", stream)[0], "denied")
+    expect("NotResource", m.evaluate([{"Effect": "Allow", "Action": "*", "NotResource": GROUP_ARN}], "logs:X", GROUP_ARN)[0], "denied")
+    expect("implicit deny", m.evaluate([], "logs:PutLogEvents", stream)[0], "denied")
+
+    stack = Stack(m.load(TEMPLATE), BASE)
+    for what, attempt in (
+        ("Condition in a statement", lambda: m.evaluate([{**allow_all, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}], "logs:X", stream)),
+        ("policy variable", lambda: m.resource_matches("arn:aws:s3:::b/${aws:username}/*", "arn:aws:s3:::b/x/y")),
+        ("Fn::ImportValue", lambda: stack.resolve({"Fn::ImportValue": "shared-key"})),
+        ("Fn::GetAtt of an unmodelled attribute", lambda: stack.resolve({"Fn::GetAtt": ["UserPool", "ProviderName"]})),
+        ("Ref of an unmodelled type", lambda: stack.resolve({"Ref": "UserPoolClient"})),
+        ("unknown condition", lambda: stack.condition("NoSuchCondition")),
+    ):
+        try:
+            attempt()
+            problems.append(f"self-test: {what} was evaluated instead of refused")
+        except Unsupported:
+            pass
+
+    # Issue 14: the old grant. LogGroup.Arn already ends in ":*", so the pattern matches nothing
+    # the function uses.
+    old = stack.resolve({"Fn::Sub": "${LogGroup.Arn}:log-stream:*"})
+    expect("old grant as deployed", old, GROUP_ARN + ":*:log-stream:*")
+    old_statement = [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": old}]
+    print(f"[self-test] the old log grant, Resource {old}:")
+    for action, resource in (("logs:PutLogEvents", STREAM_ARN), ("logs:CreateLogStream", STREAM_ARN), ("logs:CreateLogStream", GROUP_ARN)):
+        decision = m.evaluate(old_statement, action, resource)[0]
+        print(f"  {decision:7}  {action:38} {resource}")
+        expect(f"old grant, {action} on {resource}", decision, "denied")
+    print(f"[self-test] {'failed' if problems else 'passed'}: IAM matcher, refusals and the old grant")
+    return problems
+
+
+def main(argv):
+    only_self_test = "--self-test" in argv
+    paths = [a for a in argv if not a.startswith("--")]
+    global TEMPLATE
+    TEMPLATE = paths[0] if paths else "infra/template.yaml"
+    problems = self_test()
+    total = 0
+    if not only_self_test:
+        for label, params in PARAMETER_SETS:
+            try:
+                found, n = check_parameter_set(label, params)
+            except (Unsupported, ValueError) as e:
+                found, n = [f"cannot evaluate the template: {e}"], 0
+            problems += [f"[{label}] {p}" for p in found]
+            total += n
+    if problems:
+        print("\n".join(["", "check_iam: FAILED"] + problems))
+        return 1
+    if not only_self_test:
+        print(f"check_iam: {total} calls in {len(PARAMETER_SETS)} parameter sets, each allowed or denied as expected; "
+              "every granted action and resource serves a call")
+    return 0
+
+
+TEMPLATE = "infra/template.yaml"
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,181 @@
+//! Decoys for unknown users (`userNotFound`, with PreventUserExistenceErrors): a challenge whose
+//! public parameters and timing behave like a real user's, with no email, no store and no AWS call.
+//!
+//! What a prober can compare, and how the decoy matches it:
+//! - **`expiresAt`.** A real user's is stable while a code is reused (within the cooldown, and
+//!   across the rounds of one sign-in) and moves when a new code is issued. A decoy derives its
+//!   issue time from a keyed hash of the normalised typed username and a time grid whose step is
+//!   `RESEND_COOLDOWN_SECONDS` (so it is stable within a cooldown-long window and moves after
+//!   it), and carries it in the round label (`challengeMetadata`, which clients never see) so
+//!   later rounds of the same sign-in keep it.
+//! - **The masked address**, from the lower-cased typed name, as a real address is stored.
+//! - **Timing.** Each delay is drawn from the durations this process measured for the same real
+//!   path (a new code, a reused code, a judged answer), falling back to fixed ranges before it has
+//!   measured any.
+//!
+//! What it cannot match without a store (a decoy has nowhere to count sends or attempts across
+//! sign-ins) is listed in docs/security.md; the DynamoDB store closes it.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::domain::code::CodeHasher;
+use crate::domain::email::EmailAddress;
+use crate::domain::random;
+
+/// A real path whose duration decoys imitate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Path {
+    /// Create issuing and mailing a new code.
+    Issue,
+    /// Create reusing the active code (one read).
+    Reuse,
+    /// Verify judging an answer (read, write, settle, read-back).
+    Judge,
+}
+
+impl Path {
+    /// Before any real duration is measured: the in-region costs of the path's calls (each
+    /// Cognito call tens of milliseconds, an SES send about 100 ms) plus the settle window.
+    fn fallback_ms(self) -> (u64, u64) {
+        match self {
+            Self::Issue => (160, 360),
+            Self::Reuse => (15, 60),
+            Self::Judge => (130, 260),
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How many recent durations are kept per path.
+const KEEP: usize = 64;
+/// How many a path needs before decoys draw from them instead of the fallback range.
+const ENOUGH: usize = 8;
+
+/// Recent durations of the real paths, in this process.
+#[derive(Debug, Default)]
+pub(super) struct PathTimings(Mutex<[VecDeque<u32>; 3]>);
+
+impl PathTimings {
+    /// Records a real path's duration.
+    pub(super) fn record(&self, path: Path, took: Duration) {
+        let ms = u32::try_from(took.as_millis()).unwrap_or(u32::MAX);
+        if let Ok(mut all) = self.0.lock() {
+            let q = &mut all[path.index()];
+            if q.len() == KEEP {
+                q.pop_front();
+            }
+            q.push_back(ms);
+        }
+    }
+
+    /// A delay for a decoy on `path`: one of the recent real durations, picked at random, or a
+    /// uniform draw from the fallback range.
+    pub(super) fn draw(&self, path: Path) -> Duration {
+        let sampled = self.0.lock().ok().and_then(|all| {
+            let q = &all[path.index()];
+            (q.len() >= ENOUGH).then(|| {
+                let i = random::jitter_millis(0, q.len() as u64 - 1) as usize;
+                u64::from(q[i])
+            })
+        });
+        let (lo, hi) = path.fallback_ms();
+        Duration::from_millis(sampled.unwrap_or_else(|| random::jitter_millis(lo, hi)))
+    }
+}
+
+/// The decoy's issue time at `now` for the typed `username`: the start of the current
+/// cooldown-long cell of a grid whose phase is keyed to the name. Stable within the cell, like a
+/// reused code; a new one after it, like a new code after the cooldown.
+pub(super) fn issue_time(
+    reference: &CodeHasher,
+    pool_id: &str,
+    username: &str,
+    now: u32,
+    cooldown: u32,
+) -> u32 {
+    let step = cooldown.max(1);
+    let h = reference.keyed_reference("decoy-phase", &format!("{pool_id}/{}", normalise(username)));
+    let phase = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % step;
+    let shifted = now.saturating_sub(phase);
+    (shifted - shifted % step).saturating_add(phase)
+}
+
+/// The masked destination shown for an unknown user: the typed name, lower-cased as a real
+/// address is stored, when it is an address; otherwise a stable keyed placeholder.
+pub(super) fn destination(reference: &CodeHasher, pool_id: &str, username: &str) -> String {
+    if let Some(e) = EmailAddress::parse(&normalise(username)) {
+        return e.masked();
+    }
+    let r = reference.keyed_reference("decoy", &format!("{pool_id}/{}", normalise(username)));
+    let letter = |b: u8| char::from(b'a' + b % 26);
+    format!("{}***@{}***.com", letter(r[0]), letter(r[1]))
+}
+
+fn normalise(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> CodeHasher {
+        CodeHasher::new(&[3u8; 32])
+    }
+
+    #[test]
+    fn the_issue_time_is_stable_within_a_cell_and_moves_after_it() {
+        let k = key();
+        let t = |now| issue_time(&k, "pool", "Maria.Rossi@Example.org", now, 30);
+        let base = 1_767_225_600;
+        let t0 = t(base);
+        assert!(t0 <= base && base - t0 < 30);
+        // Every time in the same cell gives the same issue time; the next cell gives t0 + 30.
+        for now in t0..t0 + 30 {
+            assert_eq!(t(now), t0);
+        }
+        assert_eq!(t(t0 + 30), t0 + 30);
+        // Case and surrounding space do not matter; the key and the name do.
+        assert_eq!(
+            issue_time(&k, "pool", " maria.rossi@example.org", base, 30),
+            t0
+        );
+        let phases: std::collections::BTreeSet<u32> = (0..50)
+            .map(|i| issue_time(&k, "pool", &format!("user{i}@example.org"), base, 30) % 30)
+            .collect();
+        assert!(phases.len() > 10, "phases spread over the cell: {phases:?}");
+    }
+
+    #[test]
+    fn the_masked_address_is_lower_cased_like_a_stored_one() {
+        assert_eq!(
+            destination(&key(), "pool", "MARIA.ROSSI@EXAMPLE.ORG"),
+            "m***@e***.org"
+        );
+        let p = destination(&key(), "pool", "not-an-address");
+        assert!(p.contains("***@") && p.ends_with("***.com"), "{p}");
+        assert_eq!(p, destination(&key(), "pool", "NOT-AN-ADDRESS"));
+    }
+
+    #[test]
+    fn delays_come_from_measured_paths_once_there_are_enough() {
+        let t = PathTimings::default();
+        let d = t.draw(Path::Reuse).as_millis() as u64;
+        assert!((15..=60).contains(&d), "{d}");
+        for _ in 0..ENOUGH {
+            t.record(Path::Reuse, Duration::from_millis(500));
+        }
+        assert_eq!(t.draw(Path::Reuse), Duration::from_millis(500));
+        // Other paths are unaffected.
+        assert!(t.draw(Path::Issue) <= Duration::from_millis(360));
+        for _ in 0..200 {
+            t.record(Path::Judge, Duration::from_millis(7));
+        }
+        assert_eq!(t.0.lock().unwrap()[Path::Judge.index()].len(), KEEP);
+    }
+}
