@@ -11,7 +11,7 @@ SAM_ENV := $(TOOLS)/aws-sam-cli/bin
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help demo test bench tools infra-tools replay build build-local deploy validate lint fmt clean
+.PHONY: help demo test bench mutants tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,12 +20,24 @@ demo: ## whole sign-ins of both flows, locally, with no AWS account
 	$(CARGO) run --release --quiet --bin demo
 
 test: tools ## unit, event, trigger and moto-backed AWS tests
-	$(CARGO) test --release
+	$(CARGO) test --release --workspace
 
 bench: tools ## benchmarks: criterion on the pure paths, then cold start, warm cost, memory and size as one table (BENCH_JSON=file also writes JSON)
 	$(CARGO) build --release --example floor
 	$(CARGO) bench --bench decisions
 	$(CARGO) bench --bench runtime
+
+mutants: ## mutation testing of the pure domain (code, policy, flow, state) with cargo-mutants; fails on a survivor
+	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants@27.1.0
+	@# A timeout (a mutant that makes the tests hang, such as an endless code-generation loop)
+	@# counts as caught; a survivor listed in missed.txt fails the target.
+	-$(CARGO) mutants --package otp-domain --test-package otp-domain --profile mutants \
+		--output .local/mutants --no-shuffle
+	@test -s .local/mutants/mutants.out/outcomes.json || { echo "mutants: cargo-mutants did not run"; exit 1; }
+	@if [ -s .local/mutants/mutants.out/missed.txt ]; then \
+		echo "mutants: survivors (kill each with a test, or list it in .cargo/mutants.toml with the reason):"; \
+		cat .local/mutants/mutants.out/missed.txt; exit 1; fi
+	@echo "mutants: none survived"
 
 tools: ## install moto server and cargo-lambda from PyPI if they are missing
 	@command -v moto_server >/dev/null 2>&1 && command -v cargo-lambda >/dev/null 2>&1 \
@@ -62,11 +74,11 @@ validate: infra-tools ## check the template offline: cfn-lint, sam validate --li
 	$(SAM_ENV)/python infra/check_iam.py infra/template.yaml
 
 lint: ## formatting and clippy, warnings as errors
-	$(CARGO) fmt --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 fmt: ## format the code
-	$(CARGO) fmt
+	$(CARGO) fmt --all
 
 clean: ## remove build output and local demo/replay state
 	$(CARGO) clean

@@ -22,7 +22,8 @@
 
 pub mod adapters;
 pub mod config;
-pub mod domain;
+/// The pure core, a crate of its own (`crates/otp-domain`).
+pub use otp_domain as domain;
 pub mod ports;
 pub mod runtime_init;
 pub mod simulator;

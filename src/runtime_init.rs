@@ -12,6 +12,12 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{Config, ConfigError};
 use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
@@ -30,7 +36,7 @@ const SILENCED_TARGETS: &[&str] = &["lambda_runtime::layers::panic"];
 
 /// Whether an event or span may be written, whatever the requested level: the cap that no
 /// `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` directive can lift, however specific.
-fn within_cap(meta: &tracing::Metadata<'_>) -> bool {
+pub fn within_cap(meta: &tracing::Metadata<'_>) -> bool {
     let target = meta.target();
     let under = |prefix: &str| {
         target == prefix
@@ -44,45 +50,51 @@ fn within_cap(meta: &tracing::Metadata<'_>) -> bool {
     under(OWN_TARGET) || *meta.level() <= tracing::Level::WARN
 }
 
-/// Installs the log subscriber: one JSON object per line when `AWS_LAMBDA_LOG_FORMAT=JSON`
-/// (Lambda's own switch), text otherwise; level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`.
+/// The product's log layer: lines to `writer`, one JSON object per line with `json`, level from
+/// the `directives` (`RUST_LOG` syntax), under the cap of [`within_cap`].
 ///
-/// The requested directives go through an `EnvFilter`, and a second filter, [`within_cap`], is
-/// layered on top of it: a directive can only narrow what is written, never widen it past the
-/// cap. (Directives added to the same `EnvFilter` would not do: a more specific directive such as
-/// `lambda_runtime::layers=trace` wins over a general `lambda_runtime=warn`.)
-pub fn init_logging() {
-    use tracing_subscriber::Layer as _;
-    use tracing_subscriber::filter::FilterExt;
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
+/// The directives go through an `EnvFilter`, and [`within_cap`] is layered on top of it: a
+/// directive can only narrow what is written, never widen it past the cap. (Directives added to
+/// the same `EnvFilter` would not do: a more specific directive such as
+/// `lambda_runtime::layers=trace` wins over a general `lambda_runtime=warn`.) Public so the
+/// secrecy test installs exactly this layer.
+pub fn log_layer<S, W>(json: bool, directives: &str, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let requested = EnvFilter::try_new(directives.to_ascii_lowercase())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = FilterExt::and(requested, filter_fn(within_cap));
+    let base = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(writer);
+    if json {
+        base.json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed()
+    } else {
+        base.without_time().with_filter(filter).boxed()
+    }
+}
 
+/// Installs the log subscriber on stdout: one JSON object per line when
+/// `AWS_LAMBDA_LOG_FORMAT=JSON` (Lambda's own switch), text otherwise; level from
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`), under the cap (see [`log_layer`]).
+pub fn init_logging() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".into());
-    let requested =
-        EnvFilter::try_new(level.to_ascii_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
-    let cap = tracing_subscriber::filter::filter_fn(within_cap);
-    let base = tracing_subscriber::fmt::layer()
-        .with_target(false)
-        .with_ansi(false)
-        .with_writer(std::io::stdout);
-    let layer = if json {
-        base.json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .with_filter(FilterExt::and(requested, cap))
-            .boxed()
-    } else {
-        base.without_time()
-            .with_filter(FilterExt::and(requested, cap))
-            .boxed()
-    };
     // An error here means a subscriber is already installed (tests); keep that one.
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(log_layer(json, &level, std::io::stdout))
+        .try_init();
 }
 
 /// Posts an initialisation error to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`, if any.

@@ -1,7 +1,8 @@
 //! The code appears only in the email: over full sign-ins of both flows, nothing the function
-//! logs (at TRACE), returns to Cognito or stores contains it. In a test binary of its own: tracing
-//! caches per-callsite interest across threads, so another test logging without a subscriber could
-//! hide events from the subscriber installed here.
+//! logs (at TRACE, through the product's own log layer), returns to Cognito or stores contains it;
+//! and that layer's cap holds: no directive lets the SDK, HTTP or runtime targets write below
+//! `warn`. In a test binary of its own: tracing caches per-callsite interest across threads, so
+//! another test logging without a subscriber could hide events from the subscriber installed here.
 
 mod support;
 
@@ -9,6 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use cognito_email_otp::adapters::local::LocalUserStore;
+use cognito_email_otp::runtime_init::log_layer;
 use cognito_email_otp::simulator::{CognitoSim, Step, code_from_email, wrong_code};
 use serde_json::Value;
 use support::{KEY, LocalApp, TestClock, local_app};
@@ -50,14 +52,22 @@ impl Write for Captured {
 /// the email address, the username (an address here) or the key appear in the logs.
 #[tokio::test]
 async fn the_code_appears_only_in_the_email() {
+    use tracing_subscriber::layer::SubscriberExt as _;
     let logs = Captured::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .json()
-        .finish();
+    // The product's layer, asked for everything, including the runtime's raw-event trace.
+    let directives = "trace,lambda_runtime::layers=trace,aws_smithy_runtime=trace,hyper=trace";
+    let subscriber =
+        tracing_subscriber::registry().with(log_layer(true, directives, move || writer.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
+    // What the dependencies would write at these levels: the raw event, a request body. Under
+    // the cap none of it may appear; our own crate's trace events may.
+    tracing::trace!(target: "lambda_runtime::layers::api_response", body = "RAW-EVENT-MARKER", "raw JSON event received from Lambda");
+    tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", body = "SDK-BODY-MARKER", "request");
+    tracing::trace!(target: "hyper::proto::h1", bytes = "HYPER-MARKER", "write");
+    tracing::error!(target: "lambda_runtime::layers::panic", "RUNTIME-DUPLICATE-MARKER");
+    tracing::warn!(target: "aws_config::profile", "SDK-WARNING-MARKER");
+    tracing::trace!(target: "cognito_email_otp::triggers", "OWN-TRACE-MARKER");
 
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
@@ -115,5 +125,21 @@ async fn the_code_appears_only_in_the_email() {
     }
     for secret in [USER, "maria", "example.org", KEY] {
         assert!(!logged.contains(secret), "{secret} in logs");
+    }
+    // The cap: dependencies' debug and trace lines and the runtime's duplicate error line are
+    // dropped whatever the directives; warnings and our own trace lines pass.
+    for dropped in [
+        "RAW-EVENT-MARKER",
+        "SDK-BODY-MARKER",
+        "HYPER-MARKER",
+        "RUNTIME-DUPLICATE-MARKER",
+    ] {
+        assert!(!logged.contains(dropped), "{dropped} was written");
+    }
+    for kept in ["SDK-WARNING-MARKER", "OWN-TRACE-MARKER"] {
+        assert!(
+            logged.contains(kept),
+            "{kept} was not written: the capture is broken"
+        );
     }
 }

@@ -152,6 +152,7 @@ pub struct App<M, S, C, K = CodeKey> {
     emf: Emf,
     metrics: MetricsSink,
     timings: decoy::PathTimings,
+    settle: Duration,
 }
 
 impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
@@ -173,6 +174,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             emf,
             metrics: MetricsSink::stdout(),
             timings: decoy::PathTimings::default(),
+            settle: SETTLE,
         }
     }
 }
@@ -190,7 +192,16 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             emf: self.emf,
             metrics: self.metrics,
             timings: self.timings,
+            settle: self.settle,
         }
+    }
+
+    /// Waits `settle` instead of [`SETTLE`] between a tagged write and its read-back. Only for a
+    /// store no other process writes to (in-process tests of pure decisions): with a shared store,
+    /// a shorter window lets more parallel writers through.
+    pub fn with_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
     }
 
     /// The key source (for tests of laziness).
@@ -350,7 +361,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             .run(CALL_CAP, self.store.write(&write))
             .await
             .unwrap_or_else(|_| Err(over_budget::store()))?;
-        tokio::time::sleep(SETTLE.min(budget.remaining())).await;
+        tokio::time::sleep(self.settle.min(budget.remaining())).await;
         Ok(match self.fresh_state(user, budget).await {
             Ok(Some(s)) if s.write_tag == Some(tag) => Written::Ours,
             Ok(other) => Written::Replaced(other),

@@ -407,9 +407,7 @@ fn serve(mut s: TcpStream, shared: &Shared) {
             }
             CognitoFault::Slow(lo, hi) => {
                 // Half the delay before the call reaches the service, half after it answered.
-                let mut b = [0u8; 8];
-                getrandom::fill(&mut b).unwrap();
-                let ms = lo + u64::from_le_bytes(b) % (hi - lo + 1);
+                let ms = cognito_email_otp::domain::random::jitter_millis(lo, hi);
                 std::thread::sleep(Duration::from_millis(ms / 2));
                 after = Duration::from_millis(ms - ms / 2);
                 ok

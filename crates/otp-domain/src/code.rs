@@ -60,11 +60,11 @@ impl OtpCode {
         let mut pool = [0u8; 32];
         while digits.len() < len.get() {
             random::fill(&mut pool);
-            for b in pool.iter().copied().filter(|b| *b < 250) {
+            for d in pool.iter().copied().filter_map(digit_of) {
                 if digits.len() == len.get() {
                     break;
                 }
-                digits.push(char::from(b'0' + b % 10));
+                digits.push(d);
             }
         }
         pool.fill(0);
@@ -81,6 +81,12 @@ impl OtpCode {
         (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
             .then(|| Self(SecretBox::new(digits.into())))
     }
+}
+
+/// The decimal digit a random byte stands for, or `None` for the six bytes (250 to 255) that would
+/// make the digits uneven: each digit then comes from exactly 25 byte values.
+fn digit_of(b: u8) -> Option<char> {
+    (b < 250).then(|| char::from(b'0' + b % 10))
 }
 
 impl fmt::Debug for OtpCode {
@@ -358,6 +364,81 @@ mod tests {
             &Answer::parse(Some("482914"), len).unwrap(),
             &digest
         ));
+    }
+
+    #[test]
+    fn every_digit_comes_from_exactly_25_byte_values() {
+        let mut from = [0usize; 10];
+        for b in 0..=u8::MAX {
+            match digit_of(b) {
+                Some(d) => from[usize::from(d as u8 - b'0')] += 1,
+                None => assert!(b >= 250, "byte {b} dropped"),
+            }
+        }
+        assert_eq!(from, [25; 10]);
+    }
+
+    #[test]
+    fn only_digits_make_a_code_and_secrets_print_redacted() {
+        assert!(OtpCode::from_digits("").is_none());
+        assert!(OtpCode::from_digits("12a4").is_none());
+        assert!(OtpCode::from_digits(" 1234").is_none());
+        assert_eq!(
+            OtpCode::from_digits("0042").unwrap().expose_digits(),
+            "0042"
+        );
+        let code = OtpCode::from_digits("482913").unwrap();
+        assert_eq!(format!("{code:?}"), "OtpCode(<redacted>)");
+        let hasher = CodeHasher::new(b"a-key-that-must-not-print-0123456789");
+        assert_eq!(format!("{hasher:?}"), "CodeHasher(<redacted key>)");
+        let answer = Answer::parse(Some("482913"), CodeLength::default()).unwrap();
+        assert_eq!(format!("{answer:?}"), "Answer(<redacted>)");
+    }
+
+    #[test]
+    fn answers_are_measured_before_they_are_read() {
+        let len = CodeLength::default();
+        // Up to MAX_ANSWER_BYTES an answer is read (here: digits, but not six of them) …
+        let at_cap = "1".repeat(MAX_ANSWER_BYTES);
+        assert_eq!(
+            Answer::parse(Some(&at_cap), len).unwrap_err(),
+            MalformedAnswer::WrongLength
+        );
+        // … one byte more and it is refused unread.
+        let over = "1".repeat(MAX_ANSWER_BYTES + 1);
+        assert_eq!(
+            Answer::parse(Some(&over), len).unwrap_err(),
+            MalformedAnswer::Oversized
+        );
+    }
+
+    /// A comparison fooled by a shared prefix (only the first byte, say) would accept about one
+    /// wrong code in 256. Every other 6-digit code below 200,000 is tried against one stored
+    /// digest, including the few hundred whose digest starts like the stored one; none passes.
+    #[test]
+    fn no_wrong_code_passes_not_even_one_whose_digest_shares_a_prefix() {
+        let hasher = CodeHasher::new(&[7u8; 32]);
+        let nonce = [1u8; NONCE_LEN];
+        let b = binding(&nonce);
+        let stored = hasher.digest(&b, &OtpCode::from_digits("482913").unwrap());
+        let mut sharing = [0usize; 3];
+        for n in 0..200_000u32 {
+            let digits = format!("{n:06}");
+            let d = hasher.digest(&b, &OtpCode::from_digits(&digits).unwrap());
+            let shared = d.iter().zip(&stored).take_while(|(x, y)| x == y).count();
+            for (k, count) in sharing.iter_mut().enumerate() {
+                if shared > k {
+                    *count += 1;
+                }
+            }
+            let answer = Answer::parse(Some(&digits), CodeLength::default()).unwrap();
+            assert!(!hasher.matches(&b, &answer, &stored), "{digits} accepted");
+        }
+        // About 781 share the first byte and 3 the first two; the test is only as good as these.
+        assert!(sharing[0] > 600, "{sharing:?}");
+        assert!(sharing[1] >= 1, "{sharing:?}");
+        let right = Answer::parse(Some("482913"), CodeLength::default()).unwrap();
+        assert!(hasher.matches(&b, &right, &stored));
     }
 
     #[test]

@@ -710,4 +710,33 @@ mod tests {
             CreateDecision::Issue(IssueReason::DestinationChanged)
         );
     }
+
+    #[test]
+    fn reject_reasons_have_their_documented_names() {
+        use RejectReason::*;
+        let names: Vec<&str> = [
+            ResendRequested,
+            Missing,
+            Superseded,
+            DestinationChanged,
+            Expired,
+            Exhausted,
+            Malformed(MalformedAnswer::Missing),
+        ]
+        .into_iter()
+        .map(RejectReason::as_str)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "resend_requested",
+                "missing",
+                "superseded",
+                "destination_changed",
+                "expired",
+                "exhausted",
+                "malformed"
+            ]
+        );
+    }
 }

@@ -433,6 +433,49 @@ mod tests {
     }
 
     #[test]
+    fn cognito_challenge_names_map_to_kinds() {
+        assert_eq!(ChallengeKind::from_name(Some("SRP_A")), SrpA);
+        assert_eq!(ChallengeKind::from_name(Some("PASSWORD_VERIFIER")), Pv);
+        assert_eq!(ChallengeKind::from_name(Some("CUSTOM_CHALLENGE")), Custom);
+        for other in [Some("srp_a"), Some("SMS_MFA"), Some(""), None] {
+            assert_eq!(ChallengeKind::from_name(other), Other);
+        }
+    }
+
+    #[test]
+    fn failure_reasons_have_their_documented_names() {
+        use FailReason::*;
+        let names: Vec<&str> = [
+            NoEmail,
+            PasswordRequired,
+            PasswordNotAllowed,
+            PasswordFailed,
+            UnexpectedChallenge,
+            SuccessNotLast,
+            TooManyAttempts,
+            TooManyRounds,
+            DecoyExhausted,
+        ]
+        .into_iter()
+        .map(FailReason::as_str)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "no_email",
+                "password_required",
+                "password_not_allowed",
+                "password_failed",
+                "unexpected_challenge",
+                "success_not_last",
+                "too_many_attempts",
+                "too_many_rounds",
+                "decoy_exhausted"
+            ]
+        );
+    }
+
+    #[test]
     fn decoy_labels_keep_their_meaning() {
         assert_eq!(
             label_base("EMAIL_OTP_RESENT#1767225600"),
