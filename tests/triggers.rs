@@ -478,6 +478,290 @@ async fn a_failed_send_leaves_the_state_as_it_was() {
     assert_eq!(after.sends, before.sends);
 }
 
+/// A store whose next write fails as told: `Timeout` after it landed (the answer was lost), or
+/// `Throttled` without landing. Counts every write it is asked for.
+struct FailingWrite {
+    inner: LocalUserStore,
+    fail_next: Mutex<Option<FailureKind>>,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+impl ChallengeStore for FailingWrite {
+    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let fail = self.fail_next.lock().unwrap().take();
+        match fail {
+            Some(FailureKind::Timeout) => {
+                self.inner.write(write).await?;
+                Err(StoreError {
+                    kind: FailureKind::Timeout,
+                    detail: "the answer was lost".into(),
+                })
+            }
+            Some(kind) => Err(StoreError {
+                kind,
+                detail: "refused".into(),
+            }),
+            None => self.inner.write(write).await,
+        }
+    }
+
+    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+        self.inner.read(user).await
+    }
+}
+
+/// A write that timed out may have landed: Create puts the previous state back, so no code that
+/// was never mailed stays active. A throttled write did not land: no restore is spent on it (each
+/// write counts against Cognito's 25-a-second UserUpdate quota).
+#[tokio::test]
+async fn a_write_that_may_have_landed_is_undone_and_one_that_did_not_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = App::new(
+        support::config(&[("AUTH_FLOW", "passwordless")]),
+        LocalMailbox::new(dir.path().join("mailbox"), "no-reply@acme.example".into()),
+        FailingWrite {
+            inner: LocalUserStore::new(
+                dir.path().join("users.json"),
+                "custom:authChallenge".into(),
+            ),
+            fail_next: Mutex::new(None),
+            writes: Default::default(),
+        },
+        &clock,
+    )
+    .with_metrics(MetricsSink::discard());
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let stored = || {
+        store
+            .attributes(POOL, USER)
+            .unwrap()
+            .unwrap()
+            .get("custom:authChallenge")
+            .cloned()
+    };
+    for (kind, expected_writes) in [(FailureKind::Timeout, 2), (FailureKind::Throttled, 1)] {
+        let before = stored();
+        let writes = app.store().writes.load(Ordering::SeqCst);
+        *app.store().fail_next.lock().unwrap() = Some(kind);
+        let err = sim.initiate_auth(USER, false).await.unwrap_err();
+        assert!(
+            matches!(&err, SignInError::TriggerFailed(m) if m.ends_with("We could not complete your sign-in. Please try again in a minute.")),
+            "{kind:?}: {err:?}"
+        );
+        let after = stored();
+        let active = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(ChallengeState::decode)
+                .and_then(|s| s.active)
+        };
+        assert_eq!(
+            active(&after),
+            active(&before),
+            "{kind:?}: no unsent code left active"
+        );
+        assert_eq!(
+            app.store().writes.load(Ordering::SeqCst) - writes,
+            expected_writes,
+            "{kind:?}: the issue write, plus a restore only if it may have landed"
+        );
+        assert!(
+            app.mailer().messages().unwrap().is_empty(),
+            "{kind:?}: nothing mailed"
+        );
+    }
+}
+
+/// What a parallel writer makes of the state Create just wrote.
+type Theirs = Box<dyn FnOnce(ChallengeState) -> ChallengeState + Send>;
+
+/// A store where another sign-in's write lands right after Create's: the state `theirs` makes
+/// from the stored one (a parallel Create that started from the same read and wrote last).
+struct ParallelCreate {
+    inner: LocalUserStore,
+    theirs: Mutex<Option<Theirs>>,
+}
+
+impl ChallengeStore for ParallelCreate {
+    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+        self.inner.write(write).await?;
+        let theirs = self.theirs.lock().unwrap().take();
+        if let Some(theirs) = theirs {
+            let ours = ChallengeState::decode(write.encoded).unwrap();
+            let mut other = theirs(ours);
+            other.write_tag = Some([0xEE; WRITE_TAG_LEN]);
+            let encoded = other.encode();
+            self.inner
+                .write(&StateWrite {
+                    encoded: &encoded,
+                    ..*write
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+        self.inner.read(user).await
+    }
+}
+
+/// A Create that loses the race sends nothing; it offers the winner's code only when that code is
+/// usable and went to the same address, and otherwise fails so the user tries again.
+#[tokio::test]
+async fn a_create_that_lost_the_race_sends_nothing_and_offers_only_a_fitting_code() {
+    let cases: Vec<(&str, Theirs, bool)> = vec![
+        ("same address", Box::new(|s: ChallengeState| s), true),
+        (
+            "another address",
+            Box::new(|mut s: ChallengeState| {
+                s.active.as_mut().unwrap().destination = Some([9; 8]);
+                s
+            }),
+            false,
+        ),
+        (
+            "exhausted",
+            Box::new(|mut s: ChallengeState| {
+                s.active.as_mut().unwrap().attempts = 3;
+                s
+            }),
+            false,
+        ),
+    ];
+    for (case, theirs, offered) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seed(dir.path());
+        let clock = TestClock::at(NOW);
+        let app = App::new(
+            support::config(&[("AUTH_FLOW", "passwordless")]),
+            LocalMailbox::new(dir.path().join("mailbox"), "no-reply@acme.example".into()),
+            ParallelCreate {
+                inner: LocalUserStore::new(
+                    dir.path().join("users.json"),
+                    "custom:authChallenge".into(),
+                ),
+                theirs: Mutex::new(Some(theirs)),
+            },
+            &clock,
+        )
+        .with_metrics(MetricsSink::discard());
+        let result = CognitoSim::local(&app, &store, POOL)
+            .initiate_auth(USER, false)
+            .await;
+        assert!(
+            app.mailer().messages().unwrap().is_empty(),
+            "{case}: the loser sends nothing"
+        );
+        assert_eq!(result.is_ok(), offered, "{case}: {result:?}");
+    }
+}
+
+fn last_code_of<S: ChallengeStore>(app: &App<LocalMailbox, S, &TestClock>) -> String {
+    code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
+}
+
+/// A store that answers every call after a fixed delay: a slow but healthy Cognito.
+struct SlowStore {
+    inner: LocalUserStore,
+    read: std::time::Duration,
+    write: std::time::Duration,
+}
+
+impl ChallengeStore for SlowStore {
+    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+        tokio::time::sleep(self.write).await;
+        self.inner.write(write).await
+    }
+
+    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+        tokio::time::sleep(self.read).await;
+        self.inner.read(user).await
+    }
+}
+
+/// A slow but healthy store: the read, the write, the settle window and the read-back use about
+/// 3.1 s of the 4 s budget, so keeping the 700 ms restore reserve would leave under the 300 ms a
+/// send needs. The code, written and confirmed, is sent with all the time left instead of being
+/// left unsent (a restore would be as slow as the write and could not finish either).
+#[tokio::test]
+async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = App::new(
+        support::config(&[("AUTH_FLOW", "passwordless")]),
+        LocalMailbox::new(dir.path().join("mailbox"), "no-reply@acme.example".into()),
+        SlowStore {
+            inner: LocalUserStore::new(
+                dir.path().join("users.json"),
+                "custom:authChallenge".into(),
+            ),
+            read: std::time::Duration::from_millis(750),
+            write: std::time::Duration::from_millis(1500),
+        },
+        &clock,
+    )
+    .with_metrics(MetricsSink::discard());
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let (mut s, step) = sim.initiate_auth(USER, false).await.unwrap();
+    assert!(matches!(step, Step::CustomChallenge(_)), "{step:?}");
+    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    // And the code it sent works (Verify: about 3 s of the same slow calls).
+    assert_eq!(
+        sim.respond_custom(&mut s, &last_code_of(&app), &[]).await,
+        Ok(Step::Tokens)
+    );
+}
+
+/// A decoy keeps its `expiresAt` across the rounds of one sign-in, even when a wrong answer comes
+/// after the cooldown (a real reused code does); a resend after the cooldown moves it (a real
+/// resend mails a new code), one within the cooldown does not.
+#[tokio::test]
+async fn a_decoy_keeps_expires_at_across_rounds_and_moves_it_on_a_late_resend() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = local_app(
+        dir.path(),
+        support::config(&[("AUTH_FLOW", "passwordless")]),
+        &clock,
+    );
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let expires = |step: Result<Step, SignInError>| match step {
+        Ok(Step::CustomChallenge(p)) => p["expiresAt"].parse::<u32>().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let (mut s, step) = sim
+        .initiate_auth("nobody@example.net", false)
+        .await
+        .unwrap();
+    let first = expires(Ok(step));
+    assert!(first <= NOW + 300 && first > NOW + 300 - 30, "{first}");
+    let early = expires(
+        sim.respond_custom(&mut s, "", &[("action", "resend")])
+            .await,
+    );
+    assert_eq!(early, first, "a resend within the cooldown keeps it");
+    clock.advance(45);
+    let retry = expires(sim.respond_custom(&mut s, "123456", &[]).await);
+    assert_eq!(
+        retry, first,
+        "a later round keeps it, past the cooldown too"
+    );
+    let late = expires(
+        sim.respond_custom(&mut s, "", &[("action", "resend")])
+            .await,
+    );
+    assert!(
+        late > first,
+        "a resend after the cooldown moves it: {first} -> {late}"
+    );
+    assert!(app.mailer().messages().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn metrics_count_what_happened() {
     let dir = tempfile::tempdir().unwrap();

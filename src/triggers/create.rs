@@ -157,10 +157,18 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                         })),
                     };
                 }
-                let send_window = budget
-                    .remaining()
-                    .saturating_sub(RESTORE_RESERVE)
-                    .min(CALL_CAP);
+                // Keep time for a restore if the send fails; but when so little is left that
+                // keeping it would leave too little to send, send with all of it: a code that is
+                // written and confirmed is better mailed than restored by a write that could not
+                // finish either (a write slow enough to eat the budget is as slow for the restore).
+                let remaining = budget.remaining();
+                let with_reserve = remaining.saturating_sub(RESTORE_RESERVE);
+                let send_window = if with_reserve >= MIN_SEND_TIME {
+                    with_reserve
+                } else {
+                    remaining
+                }
+                .min(CALL_CAP);
                 if send_window < MIN_SEND_TIME {
                     self.restore(user, prior.as_ref(), budget).await;
                     return Err(TriggerError::Delivery(over_budget::delivery()));
