@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use cognito_email_otp::adapters::local::{LocalMailbox, LocalUserStore};
@@ -333,20 +333,25 @@ async fn hostile_events_are_refused_cleanly() {
     }
 }
 
-/// A store where, when armed, another Verify's write lands right after ours: the state as it was
-/// before our write, with one more attempt and that Verify's own tag (a parallel wrong guess).
-struct RacingStore {
+/// What a parallel writer stores right after our write: made from the state before our write
+/// (what it read) and the state we wrote.
+type Theirs = Box<dyn FnOnce(Option<ChallengeState>, ChallengeState) -> ChallengeState + Send>;
+
+/// A store where, when given `theirs`, another writer's write lands right after the next one of
+/// ours, with its own write tag: a parallel Verify or Create that read before us and wrote last.
+struct Interloper {
     inner: LocalUserStore,
-    armed: AtomicBool,
+    theirs: Mutex<Option<Theirs>>,
 }
 
-impl ChallengeStore for RacingStore {
+impl ChallengeStore for Interloper {
     async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
         let before = self.inner.read(write.user).await?;
         self.inner.write(write).await?;
-        if self.armed.swap(false, Ordering::SeqCst) {
-            let mut other = ChallengeState::decode(&before.unwrap()).unwrap();
-            other.active.as_mut().unwrap().attempts += 1;
+        let theirs = self.theirs.lock().unwrap().take();
+        if let Some(theirs) = theirs {
+            let before = before.as_deref().and_then(ChallengeState::decode);
+            let mut other = theirs(before, ChallengeState::decode(write.encoded).unwrap());
             other.write_tag = Some([0xEE; WRITE_TAG_LEN]);
             let encoded = other.encode();
             self.inner
@@ -371,15 +376,20 @@ async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usa
     let clock = TestClock::at(NOW);
     let config = support::config(&[("AUTH_FLOW", "passwordless")]);
     let mailbox = LocalMailbox::new(dir.path().join("mailbox"), config.email_from.header_value());
-    let racing = RacingStore {
+    let racing = Interloper {
         inner: LocalUserStore::new(dir.path().join("users.json"), "custom:authChallenge".into()),
-        armed: AtomicBool::new(false),
+        theirs: Mutex::new(None),
     };
     let app = App::new(config, mailbox, racing, &clock).with_metrics(MetricsSink::discard());
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap();
-    app.store().armed.store(true, Ordering::SeqCst);
+    // A parallel wrong guess that read the state before our write: one more attempt.
+    *app.store().theirs.lock().unwrap() = Some(Box::new(|before, _| {
+        let mut other = before.unwrap();
+        other.active.as_mut().unwrap().attempts += 1;
+        other
+    }));
     let step = sim.respond_custom(&mut s, &code, &[]).await;
     assert!(
         matches!(step, Ok(Step::CustomChallenge(_))),
@@ -574,59 +584,29 @@ async fn a_write_that_may_have_landed_is_undone_and_one_that_did_not_is_left() {
     }
 }
 
-/// What a parallel writer makes of the state Create just wrote.
-type Theirs = Box<dyn FnOnce(ChallengeState) -> ChallengeState + Send>;
-
-/// A store where another sign-in's write lands right after Create's: the state `theirs` makes
-/// from the stored one (a parallel Create that started from the same read and wrote last).
-struct ParallelCreate {
-    inner: LocalUserStore,
-    theirs: Mutex<Option<Theirs>>,
-}
-
-impl ChallengeStore for ParallelCreate {
-    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
-        self.inner.write(write).await?;
-        let theirs = self.theirs.lock().unwrap().take();
-        if let Some(theirs) = theirs {
-            let ours = ChallengeState::decode(write.encoded).unwrap();
-            let mut other = theirs(ours);
-            other.write_tag = Some([0xEE; WRITE_TAG_LEN]);
-            let encoded = other.encode();
-            self.inner
-                .write(&StateWrite {
-                    encoded: &encoded,
-                    ..*write
-                })
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
-        self.inner.read(user).await
-    }
-}
-
 /// A Create that loses the race sends nothing; it offers the winner's code only when that code is
 /// usable and went to the same address, and otherwise fails so the user tries again.
 #[tokio::test]
 async fn a_create_that_lost_the_race_sends_nothing_and_offers_only_a_fitting_code() {
     let cases: Vec<(&str, Theirs, bool)> = vec![
-        ("same address", Box::new(|s: ChallengeState| s), true),
+        (
+            "same address",
+            Box::new(|_, ours: ChallengeState| ours),
+            true,
+        ),
         (
             "another address",
-            Box::new(|mut s: ChallengeState| {
-                s.active.as_mut().unwrap().destination = Some([9; 8]);
-                s
+            Box::new(|_, mut theirs: ChallengeState| {
+                theirs.active.as_mut().unwrap().destination = Some([9; 8]);
+                theirs
             }),
             false,
         ),
         (
             "exhausted",
-            Box::new(|mut s: ChallengeState| {
-                s.active.as_mut().unwrap().attempts = 3;
-                s
+            Box::new(|_, mut theirs: ChallengeState| {
+                theirs.active.as_mut().unwrap().attempts = 3;
+                theirs
             }),
             false,
         ),
@@ -638,7 +618,7 @@ async fn a_create_that_lost_the_race_sends_nothing_and_offers_only_a_fitting_cod
         let app = App::new(
             support::config(&[("AUTH_FLOW", "passwordless")]),
             LocalMailbox::new(dir.path().join("mailbox"), "no-reply@acme.example".into()),
-            ParallelCreate {
+            Interloper {
                 inner: LocalUserStore::new(
                     dir.path().join("users.json"),
                     "custom:authChallenge".into(),
