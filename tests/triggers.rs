@@ -39,6 +39,22 @@ fn seed(dir: &std::path::Path) -> LocalUserStore {
     store
 }
 
+/// The store file under `dir`, for a test store to wrap.
+fn store_file(dir: &std::path::Path) -> LocalUserStore {
+    LocalUserStore::new(dir.join("users.json"), "custom:authChallenge".into())
+}
+
+/// A passwordless app on the local mailbox under `dir` and the test store `store`.
+fn app_on<'c, S: ChallengeStore>(
+    dir: &std::path::Path,
+    store: S,
+    clock: &'c TestClock,
+) -> App<LocalMailbox, S, &'c TestClock> {
+    let config = support::config(&[("AUTH_FLOW", "passwordless")]);
+    let mailbox = LocalMailbox::new(dir.join("mailbox"), config.email_from.header_value());
+    App::new(config, mailbox, store, clock).with_metrics(MetricsSink::discard())
+}
+
 fn last_code(app: &LocalApp<'_>) -> String {
     code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
 }
@@ -374,13 +390,11 @@ async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usa
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
-    let config = support::config(&[("AUTH_FLOW", "passwordless")]);
-    let mailbox = LocalMailbox::new(dir.path().join("mailbox"), config.email_from.header_value());
     let racing = Interloper {
-        inner: LocalUserStore::new(dir.path().join("users.json"), "custom:authChallenge".into()),
+        inner: store_file(dir.path()),
         theirs: Mutex::new(None),
     };
-    let app = App::new(config, mailbox, racing, &clock).with_metrics(MetricsSink::discard());
+    let app = app_on(dir.path(), racing, &clock);
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap();
@@ -460,13 +474,8 @@ async fn a_failed_send_leaves_the_state_as_it_was() {
     let before = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
     // After the cooldown a new sign-in issues a new code, whose send fails.
     clock.advance(31);
-    let failing = App::new(
-        config(),
-        FailingMailer,
-        LocalUserStore::new(dir.path().join("users.json"), "custom:authChallenge".into()),
-        &clock,
-    )
-    .with_metrics(MetricsSink::discard());
+    let failing = App::new(config(), FailingMailer, store_file(dir.path()), &clock)
+        .with_metrics(MetricsSink::discard());
     let err = CognitoSim::local(&failing, &store, POOL)
         .initiate_auth(USER, false)
         .await
@@ -529,20 +538,15 @@ async fn a_write_that_may_have_landed_is_undone_and_one_that_did_not_is_left() {
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
-    let app = App::new(
-        support::config(&[("AUTH_FLOW", "passwordless")]),
-        LocalMailbox::new(dir.path().join("mailbox"), "no-reply@acme.example".into()),
+    let app = app_on(
+        dir.path(),
         FailingWrite {
-            inner: LocalUserStore::new(
-                dir.path().join("users.json"),
-                "custom:authChallenge".into(),
-            ),
+            inner: store_file(dir.path()),
             fail_next: Mutex::new(None),
             writes: Default::default(),
         },
         &clock,
-    )
-    .with_metrics(MetricsSink::discard());
+    );
     let sim = CognitoSim::local(&app, &store, POOL);
     let stored = || {
         store
@@ -615,19 +619,14 @@ async fn a_create_that_lost_the_race_sends_nothing_and_offers_only_a_fitting_cod
         let dir = tempfile::tempdir().unwrap();
         let store = seed(dir.path());
         let clock = TestClock::at(NOW);
-        let app = App::new(
-            support::config(&[("AUTH_FLOW", "passwordless")]),
-            LocalMailbox::new(dir.path().join("mailbox"), "no-reply@acme.example".into()),
+        let app = app_on(
+            dir.path(),
             Interloper {
-                inner: LocalUserStore::new(
-                    dir.path().join("users.json"),
-                    "custom:authChallenge".into(),
-                ),
+                inner: store_file(dir.path()),
                 theirs: Mutex::new(Some(theirs)),
             },
             &clock,
-        )
-        .with_metrics(MetricsSink::discard());
+        );
         let result = CognitoSim::local(&app, &store, POOL)
             .initiate_auth(USER, false)
             .await;
@@ -671,20 +670,15 @@ async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
-    let app = App::new(
-        support::config(&[("AUTH_FLOW", "passwordless")]),
-        LocalMailbox::new(dir.path().join("mailbox"), "no-reply@acme.example".into()),
+    let app = app_on(
+        dir.path(),
         SlowStore {
-            inner: LocalUserStore::new(
-                dir.path().join("users.json"),
-                "custom:authChallenge".into(),
-            ),
+            inner: store_file(dir.path()),
             read: std::time::Duration::from_millis(750),
             write: std::time::Duration::from_millis(1500),
         },
         &clock,
-    )
-    .with_metrics(MetricsSink::discard());
+    );
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, step) = sim.initiate_auth(USER, false).await.unwrap();
     assert!(matches!(step, Step::CustomChallenge(_)), "{step:?}");
