@@ -38,6 +38,8 @@ USER_POOL_ID = f"{REGION}_AbCdEfGhI"
 # appends "-" and 6 random characters to form the ARN (Ref returns that full ARN).
 SECRET_NAME_SUFFIX = "Q1w2E3r4T5y6"
 SECRET_ARN_SUFFIX = "AbCdEf"
+# The random part of a generated DynamoDB table name.
+TABLE_SUFFIX = "1A2B3C4D5E6F"
 
 
 class Unsupported(Exception):
@@ -303,6 +305,9 @@ class Stack:
             return self.resolve(props["RoleName"]) if "RoleName" in props else f"{self.stack_name}-{name}-ROLEID0000"
         if kind == "AWS::Lambda::Function":
             return self._named(props, "FunctionName", name)
+        if kind == "AWS::DynamoDB::Table":
+            # Without TableName CloudFormation names it "<stack>-<logical id>-<random>".
+            return self.resolve(props["TableName"]) if "TableName" in props else f"{self.stack_name}-{name}-{TABLE_SUFFIX}"
         raise Unsupported(f"Ref of {kind} ({name})")
 
     def _named(self, props, key, name):
@@ -322,6 +327,8 @@ class Stack:
             return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{self.ref(name)}"
         if (kind, attribute) == ("AWS::Lambda::Function", "Arn"):
             return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.ref(name)}"
+        if (kind, attribute) == ("AWS::DynamoDB::Table", "Arn"):
+            return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{self.ref(name)}"
         raise Unsupported(f"Fn::GetAtt {name}.{attribute} ({kind})")
 
     # Values.

@@ -22,7 +22,7 @@ from cfn_model import ACCOUNT, REGION, PARTITION, STACK_NAME, Stack, Unsupported
 
 FUNCTION = "OtpFunction"
 # The services the function calls. A grant in any other service is an error.
-CALLED_SERVICES = {"logs", "ses", "cognito-idp", "secretsmanager"}
+CALLED_SERVICES = {"logs", "ses", "cognito-idp", "secretsmanager", "dynamodb"}
 
 BASE = {"EmailFrom": "Acme <no-reply@acme.example>", "SesIdentity": "acme.example"}
 PARAMETER_SETS = [
@@ -30,6 +30,7 @@ PARAMETER_SETS = [
     ("address identity", {**BASE, "SesIdentity": "no-reply@acme.example"}),
     ("configuration set and template", {**BASE, "SesConfigurationSet": "otp-events", "SesTemplate": "otp-code"}),
     ("AWS WAF on", {**BASE, "WafRequestsPer5Minutes": "1000"}),
+    ("DynamoDB store", {**BASE, "ChallengeStore": "dynamodb"}),
 ]
 
 
@@ -44,6 +45,7 @@ STREAM_ARN = arn("logs", f"log-group:{LOG_GROUP}:log-stream:{STREAM}")
 POOL_ARN = arn("cognito-idp", f"userpool/{m.USER_POOL_ID}")
 SECRET_NAME = f"CodeHmacKey-{m.SECRET_NAME_SUFFIX}"
 SECRET_ARN = arn("secretsmanager", f"secret:{SECRET_NAME}-{m.SECRET_ARN_SUFFIX}")
+TABLE_ARN = arn("dynamodb", f"table/{STACK_NAME}-ChallengeTable-{m.TABLE_SUFFIX}")
 
 
 def expected_calls(params):
@@ -58,10 +60,20 @@ def expected_calls(params):
         ("logs:CreateLogStream", GROUP_ARN, "same call, checked against the log group"),
         ("logs:PutLogEvents", STREAM_ARN, "Lambda writes the function's log lines"),
         ("ses:SendEmail", arn("ses", f"identity/{identity}"), "the code email, as SesIdentity"),
-        ("cognito-idp:AdminGetUser", POOL_ARN, "Create/Verify read the state afresh and read writes back"),
-        ("cognito-idp:AdminUpdateUserAttributes", POOL_ARN, "Create/Verify write the challenge state"),
         ("secretsmanager:GetSecretValue", SECRET_ARN, "the code HMAC key, at first use"),
     ]
+    table = params.get("ChallengeStore") == "dynamodb"
+    if table:
+        allow += [
+            ("cognito-idp:AdminUpdateUserAttributes", POOL_ARN, "the first correct code's email_verified"),
+            ("dynamodb:UpdateItem", TABLE_ARN, "every state change, one conditional write"),
+            ("dynamodb:GetItem", TABLE_ARN, "Verify's read when Create left no state for the round"),
+        ]
+    else:
+        allow += [
+            ("cognito-idp:AdminGetUser", POOL_ARN, "Create/Verify read the state afresh and read writes back"),
+            ("cognito-idp:AdminUpdateUserAttributes", POOL_ARN, "Create/Verify write the challenge state"),
+        ]
     if config_set:
         allow.append(("ses:SendEmail", arn("ses", f"configuration-set/{config_set}"), "SesConfigurationSet is set"))
     if template:
@@ -93,12 +105,24 @@ def expected_calls(params):
         ("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:prod/db-password-Mm3Nn4"), "another secret"),
         ("secretsmanager:PutSecretValue", SECRET_ARN, "read only"),
         ("secretsmanager:DescribeSecret", SECRET_ARN, "GetSecretValue only"),
-        ("dynamodb:GetItem", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
-        ("dynamodb:PutItem", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
-        ("dynamodb:UpdateItem", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
-        ("dynamodb:Query", arn("dynamodb", "table/otp-state"), "no DynamoDB grant"),
+        ("dynamodb:GetItem", arn("dynamodb", "table/otp-state"), "another table"),
+        ("dynamodb:PutItem", arn("dynamodb", "table/otp-state"), "another table"),
+        ("dynamodb:UpdateItem", arn("dynamodb", "table/otp-state"), "another table"),
+        ("dynamodb:UpdateItem", TABLE_ARN + "2", "a table whose name extends ours"),
+        ("dynamodb:Query", arn("dynamodb", "table/otp-state"), "another table"),
+        ("dynamodb:PutItem", TABLE_ARN, "UpdateItem and GetItem only"),
+        ("dynamodb:DeleteItem", TABLE_ARN, "UpdateItem and GetItem only"),
+        ("dynamodb:Scan", TABLE_ARN, "UpdateItem and GetItem only"),
+        ("dynamodb:Query", TABLE_ARN, "UpdateItem and GetItem only"),
         ("iam:PassRole", f"arn:{PARTITION}:iam::{ACCOUNT}:role/{STACK_NAME}-FunctionRole-ROLEID0000", "no IAM grant"),
     ]
+    if table:
+        deny.append(("cognito-idp:AdminGetUser", POOL_ARN, "the table store reads no user"))
+    else:
+        deny += [
+            ("dynamodb:GetItem", TABLE_ARN, "no table with the attribute store"),
+            ("dynamodb:UpdateItem", TABLE_ARN, "no table with the attribute store"),
+        ]
     if "@" in identity:
         domain = identity.split("@", 1)[1]
         deny += [

@@ -31,6 +31,29 @@ pub enum CodeKey {
     Secret(String),
 }
 
+/// Where the challenge state is kept (`CHALLENGE_STORE`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StoreChoice {
+    /// `attribute` (the default): the user's own `CHALLENGE_ATTRIBUTE`.
+    #[default]
+    Attribute,
+    /// `dynamodb`: the table `CHALLENGE_TABLE` (a name or a table ARN).
+    DynamoDb {
+        /// `CHALLENGE_TABLE`.
+        table: String,
+    },
+}
+
+impl StoreChoice {
+    /// The name used in `CHALLENGE_STORE`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Attribute => "attribute",
+            Self::DynamoDb { .. } => "dynamodb",
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,6 +72,8 @@ pub struct Config {
     pub limits: Limits,
     /// `CHALLENGE_ATTRIBUTE`, with its `custom:` prefix.
     pub challenge_attribute: String,
+    /// `CHALLENGE_STORE` and `CHALLENGE_TABLE`.
+    pub store: StoreChoice,
     /// `EMAIL_SUBJECT`.
     pub email_subject: Option<String>,
     /// `SES_TEMPLATE`.
@@ -249,6 +274,38 @@ impl Config {
             }
         };
 
+        let table = r.get("CHALLENGE_TABLE");
+        let store = match (
+            r.get("CHALLENGE_STORE")
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref(),
+            table,
+        ) {
+            (None | Some("attribute"), None) => StoreChoice::Attribute,
+            (None | Some("attribute"), Some(_)) => {
+                r.fail("CHALLENGE_TABLE", "is set, but CHALLENGE_STORE is attribute; set CHALLENGE_STORE=dynamodb to use the table, or unset CHALLENGE_TABLE".into());
+                StoreChoice::Attribute
+            }
+            (Some("dynamodb"), Some(t)) if valid_table(&t) => StoreChoice::DynamoDb { table: t },
+            (Some("dynamodb"), Some(t)) => {
+                r.fail("CHALLENGE_TABLE", format!("{t:?} is not accepted; use a table name (3 to 255 letters, digits, _ - .) or a table ARN"));
+                StoreChoice::Attribute
+            }
+            (Some("dynamodb"), None) => {
+                r.fail("CHALLENGE_TABLE", "is required with CHALLENGE_STORE=dynamodb; set it to the table's name (partition key `pk`, a String)".into());
+                StoreChoice::Attribute
+            }
+            (Some(other), _) => {
+                r.fail(
+                    "CHALLENGE_STORE",
+                    format!(
+                        "{other:?} is not accepted; use attribute or dynamodb (default attribute)"
+                    ),
+                );
+                StoreChoice::Attribute
+            }
+        };
+
         let email_subject = r.get("EMAIL_SUBJECT");
         if email_subject
             .as_deref()
@@ -292,6 +349,7 @@ impl Config {
                 flow,
                 limits,
                 challenge_attribute,
+                store,
                 email_subject,
                 ses_template,
                 ses_configuration_set,
@@ -328,6 +386,28 @@ fn valid_secret_arn(v: &str) -> bool {
         && parts[5] == "secret"
         && !parts[6].is_empty()
         && !v.contains(char::is_whitespace)
+}
+
+/// A DynamoDB table name, or a table's ARN (which the API accepts in its place).
+fn valid_table(v: &str) -> bool {
+    let name_ok = |n: &str| {
+        (3..=255).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    };
+    match v.strip_prefix("arn:") {
+        None => name_ok(v),
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            parts.len() == 5
+                && parts[0].starts_with("aws")
+                && parts[1] == "dynamodb"
+                && !parts[2].is_empty()
+                && parts[3].len() == 12
+                && parts[3].bytes().all(|b| b.is_ascii_digit())
+                && parts[4].strip_prefix("table/").is_some_and(name_ok)
+        }
+    }
 }
 
 fn valid_custom_attribute(v: &str) -> bool {
@@ -372,6 +452,7 @@ mod tests {
         assert_eq!(c.limits.send_limit, 5);
         assert_eq!(c.limits.send_window, 3600);
         assert_eq!(c.challenge_attribute, "custom:authChallenge");
+        assert_eq!(c.store, StoreChoice::Attribute);
         assert!(c.signup_auto_confirm);
         assert!(c.signup_allowed_domains.is_none());
         assert_eq!(c.metrics_namespace, "CognitoEmailOtp");
@@ -381,6 +462,49 @@ mod tests {
                 && c.ses_template.is_none()
                 && c.ses_configuration_set.is_none()
         );
+    }
+
+    #[test]
+    fn the_table_is_a_name_or_an_arn_and_only_with_the_dynamodb_store() {
+        let with = |store: &str, table: &str| {
+            let mut v = base();
+            v.extend([("CHALLENGE_STORE", store), ("CHALLENGE_TABLE", table)]);
+            load(&v)
+        };
+        for ok in [
+            "otp",
+            "Otp_Challenges-1.prod",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/otp-challenges",
+        ] {
+            let c = with("dynamodb", ok).unwrap();
+            assert_eq!(c.store, StoreChoice::DynamoDb { table: ok.into() });
+            assert_eq!(c.store.as_str(), "dynamodb");
+        }
+        for bad in [
+            "ab",
+            "has space",
+            "name/with/slash",
+            "arn:aws:dynamodb:eu-west-1:123:table/otp",
+            "arn:aws:s3:eu-west-1:123456789012:table/otp",
+            "arn:aws:dynamodb:eu-west-1:123456789012:otp",
+        ] {
+            let err = with("dynamodb", bad).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{bad}: {err}");
+            assert_eq!(err.problems[0].0, "CHALLENGE_TABLE", "{bad}");
+            assert!(err.to_string().contains("table name"), "{err}");
+        }
+        let mut v = base();
+        v.push(("CHALLENGE_STORE", "dynamodb"));
+        let err = load(&v).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(err.problems[0].0, "CHALLENGE_TABLE");
+        assert!(
+            err.to_string()
+                .contains("required with CHALLENGE_STORE=dynamodb")
+        );
+        let long = "t".repeat(256);
+        assert!(with("dynamodb", &long).is_err());
+        assert!(with("dynamodb", &"t".repeat(255)).is_ok());
     }
 
     #[test]
@@ -395,6 +519,8 @@ mod tests {
             ("SEND_LIMIT", "100"),
             ("SEND_WINDOW_SECONDS", "86400"),
             ("CHALLENGE_ATTRIBUTE", "custom:otp_state"),
+            ("CHALLENGE_STORE", "DynamoDB"),
+            ("CHALLENGE_TABLE", "otp-challenges"),
             ("EMAIL_SUBJECT", "Your code"),
             ("SES_TEMPLATE", "otp"),
             ("SES_CONFIGURATION_SET", "tracking"),
@@ -412,6 +538,12 @@ mod tests {
         );
         assert_eq!((c.limits.send_limit, c.limits.send_window), (100, 86_400));
         assert_eq!(c.challenge_attribute, "custom:otp_state");
+        assert_eq!(
+            c.store,
+            StoreChoice::DynamoDb {
+                table: "otp-challenges".into()
+            }
+        );
         assert_eq!(c.email_subject.as_deref(), Some("Your code"));
         assert_eq!(c.ses_template.as_deref(), Some("otp"));
         assert_eq!(c.ses_configuration_set.as_deref(), Some("tracking"));
@@ -449,6 +581,8 @@ mod tests {
                 "custom:this_name_is_far_too_long",
                 "custom:",
             ),
+            ("CHALLENGE_STORE", "redis", "attribute or dynamodb"),
+            ("CHALLENGE_TABLE", "otp", "set CHALLENGE_STORE=dynamodb"),
             ("SIGNUP_AUTO_CONFIRM", "maybe", "true or false"),
             ("SIGNUP_ALLOWED_DOMAINS", ",", "comma-separated"),
             ("SIGNUP_ALLOWED_DOMAINS", "localhost", "comma-separated"),

@@ -12,6 +12,7 @@ use crate::domain::code::{CodeHasher, OtpCode};
 use crate::domain::email::EmailAddress;
 use crate::domain::message::RenderedEmail;
 use crate::domain::policy::UserRef;
+use crate::domain::state::WRITE_TAG_LEN;
 
 /// One code email to send.
 #[derive(Debug)]
@@ -62,7 +63,7 @@ pub struct DeliveryError {
     pub detail: String,
 }
 
-/// The challenge attribute could not be written. `detail` is for the log only.
+/// The challenge state could not be read or written. `detail` is for the log only.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{} ({})", kind.as_str(), detail)]
 pub struct StoreError {
@@ -81,6 +82,36 @@ pub trait Mailer: Send + Sync {
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
+/// The version of a stored state that a conditional write is made against: the random write tag
+/// of the write that stored it. Opaque to the triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// No live state: never written, or past its `live_until` (see
+    /// [`crate::domain::policy::live_until`]) and so equivalent to none.
+    Absent,
+    /// The state stored by the write with this tag.
+    Tagged([u8; WRITE_TAG_LEN]),
+    /// A store without conditional writes: the version is neither known nor checked.
+    Unchecked,
+}
+
+/// A stored state and its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The encoded state (see [`crate::domain::state`]), `None` when there is none.
+    pub encoded: Option<String>,
+    /// What a conditional write must name to replace it.
+    pub version: Version,
+}
+
+impl Snapshot {
+    /// No state at all, the starting point of a conditional store's first write.
+    pub const ABSENT: Snapshot = Snapshot {
+        encoded: None,
+        version: Version::Absent,
+    };
+}
+
 /// One write of the user's challenge state.
 #[derive(Debug, Clone, Copy)]
 pub struct StateWrite<'a> {
@@ -88,24 +119,56 @@ pub struct StateWrite<'a> {
     pub user: UserRef<'a>,
     /// The encoded state (see [`crate::domain::state`]); never a plaintext code.
     pub encoded: &'a str,
+    /// The state's write tag, which becomes its [`Version::Tagged`].
+    pub tag: [u8; WRITE_TAG_LEN],
+    /// Now, Unix seconds: a conditional write on [`Version::Absent`] also replaces a state whose
+    /// `live_until` is before it.
+    pub now: u32,
+    /// The state's `live_until`: a store with expiry may drop it after this.
+    pub live_until: u32,
     /// After a first correct code: the address the code was mailed to, to be stored as the user's
-    /// `email` with `email_verified` true, in the same request. Writing the address itself, not
-    /// only the flag, means a change of address that lands between Cognito's read and this write
-    /// is undone rather than verified: the flag only ever covers the address that got the code.
+    /// `email` with `email_verified` true. Writing the address itself, not only the flag, means a
+    /// change of address that lands between Cognito's read and this write is undone rather than
+    /// verified: the flag only ever covers the address that got the code.
     pub verified_email: Option<&'a EmailAddress>,
 }
 
-/// Stores the challenge state in the user's attribute.
-pub trait ChallengeStore: Send + Sync {
-    /// Writes the state (and the verified address, if given) in one request.
-    fn write(&self, write: &StateWrite<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// The write is stored (for a store without conditional writes: it was sent and accepted,
+    /// whatever else was written at the same time).
+    Written,
+    /// A conditional store refused the write because the state is no longer at the expected
+    /// version; this is what is stored now, from the same request.
+    Conflict(Snapshot),
+}
 
-    /// Reads the stored value afresh (`None` when the attribute is unset). Every decision that
-    /// leads to a write starts from this read, and tagged writes are read back with it.
-    fn read(
+/// Keeps each user's challenge state.
+///
+/// Two implementations: the user's own attribute ([`crate::adapters::cognito::CognitoStore`],
+/// the default: nothing to deploy, no conditional write) and a DynamoDB table
+/// ([`crate::adapters::dynamo::DynamoStore`]: every write conditional, exact limits). The triggers
+/// decide with the same policy on both; [`ChallengeStore::CONDITIONAL`] says how they learn that
+/// a parallel writer got there first.
+pub trait ChallengeStore: Send + Sync {
+    /// Whether [`ChallengeStore::write`] is conditional on the expected version. When it is, the
+    /// triggers may start from a state they already hold (no read) and decide again on a
+    /// [`Stored::Conflict`]; such a store also keeps state for unknown users, so decoys are
+    /// counted like real users. When it is not, every decision starts from a fresh read and each
+    /// write is tagged, left to settle and read back.
+    const CONDITIONAL: bool;
+
+    /// Writes the state (and the verified address, if given), if the stored version is still
+    /// `expected` (a store without conditional writes ignores it).
+    fn write(
         &self,
-        user: UserRef<'_>,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+        write: &StateWrite<'_>,
+        expected: Version,
+    ) -> impl Future<Output = Result<Stored, StoreError>> + Send;
+
+    /// Reads the stored state afresh (strongly consistent).
+    fn read(&self, user: UserRef<'_>) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
 }
 
 /// Gives the key of the stored code hashes.

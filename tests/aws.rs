@@ -9,15 +9,19 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_email_otp::adapters::aws::AwsContext;
 use cognito_email_otp::adapters::cognito::CognitoStore;
+use cognito_email_otp::adapters::dynamo::{DynamoStore, partition_key};
 use cognito_email_otp::adapters::ses::SesMailer;
 use cognito_email_otp::domain::code::OtpCode;
 use cognito_email_otp::domain::email::{EmailAddress, Sender};
 use cognito_email_otp::domain::message::render;
 use cognito_email_otp::domain::policy::UserRef;
 use cognito_email_otp::domain::state::ChallengeState;
-use cognito_email_otp::ports::{ChallengeStore, FailureKind, Mailer, OutgoingEmail, StateWrite};
+use cognito_email_otp::ports::{
+    ChallengeStore, FailureKind, Mailer, OutgoingEmail, Snapshot, StateWrite, Stored, Version,
+};
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use cognito_email_otp::telemetry::MetricsSink;
 use cognito_email_otp::triggers::App;
@@ -145,11 +149,17 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
     }
     .encode();
     store
-        .write(&StateWrite {
-            user,
-            encoded: &state,
-            verified_email: None,
-        })
+        .write(
+            &StateWrite {
+                user,
+                encoded: &state,
+                tag: [0; 8],
+                now: 0,
+                live_until: 0,
+                verified_email: None,
+            },
+            Version::Unchecked,
+        )
         .await
         .unwrap();
     let a = attributes(&cognito, &pool_id, &username).await;
@@ -172,11 +182,17 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
         .await
         .unwrap();
     store
-        .write(&StateWrite {
-            user,
-            encoded: &state,
-            verified_email: Some(&verified),
-        })
+        .write(
+            &StateWrite {
+                user,
+                encoded: &state,
+                tag: [0; 8],
+                now: 0,
+                live_until: 0,
+                verified_email: Some(&verified),
+            },
+            Version::Unchecked,
+        )
         .await
         .unwrap();
     let a = attributes(&cognito, &pool_id, &username).await;
@@ -187,14 +203,172 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
         username: "nobody",
     };
     let err = store
-        .write(&StateWrite {
-            user: nobody,
-            encoded: &state,
-            verified_email: None,
-        })
+        .write(
+            &StateWrite {
+                user: nobody,
+                encoded: &state,
+                tag: [0; 8],
+                now: 0,
+                live_until: 0,
+                verified_email: None,
+            },
+            Version::Unchecked,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, FailureKind::Rejected, "{err}");
+}
+
+/// The DynamoDB store on moto: a write names the version it was decided on, a refusal carries
+/// the stored state, a state past its `live_until` counts as absent, and the table holds no name.
+#[tokio::test]
+async fn dynamo_store_writes_only_over_the_version_it_was_decided_on() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let (cognito, pool_id, username) = set_up(&aws).await;
+    moto.create_table("otp").await;
+    let keys = cognito_email_otp::domain::code::CodeHasher::new(&[5u8; 32]);
+    let store = DynamoStore::new(
+        aws.clone(),
+        "otp".into(),
+        keys.clone(),
+        CognitoStore::new(aws.clone(), "custom:authChallenge".into()),
+    );
+    let user = UserRef {
+        pool_id: &pool_id,
+        username: &username,
+    };
+    let write = |encoded: &'static str, tag: u8, now: u32, live_until: u32| StateWrite {
+        user,
+        encoded,
+        tag: [tag; 8],
+        now,
+        live_until,
+        verified_email: None,
+    };
+    assert_eq!(store.read(user).await.unwrap(), Snapshot::ABSENT);
+    let a = Snapshot {
+        encoded: Some("state-a".into()),
+        version: Version::Tagged([1; 8]),
+    };
+    assert_eq!(
+        store
+            .write(&write("state-a", 1, 100, 5000), Version::Absent)
+            .await
+            .unwrap(),
+        Stored::Written
+    );
+    assert_eq!(store.read(user).await.unwrap(), a);
+    // Decided on "no state", or on a version that is not the stored one: refused, with the
+    // stored state in the same answer.
+    for stale in [Version::Absent, Version::Tagged([9; 8])] {
+        assert_eq!(
+            store
+                .write(&write("state-b", 2, 100, 5000), stale)
+                .await
+                .unwrap(),
+            Stored::Conflict(a.clone()),
+            "{stale:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .write(&write("state-b", 2, 100, 5000), Version::Tagged([1; 8]))
+            .await
+            .unwrap(),
+        Stored::Written
+    );
+    // Past its live_until a state decides like none: a write on "absent" replaces it.
+    assert!(matches!(
+        store
+            .write(&write("state-c", 3, 4999, 9000), Version::Absent)
+            .await
+            .unwrap(),
+        Stored::Conflict(_)
+    ));
+    assert_eq!(
+        store
+            .write(&write("state-c", 3, 5001, 9000), Version::Absent)
+            .await
+            .unwrap(),
+        Stored::Written
+    );
+    // The item: a keyed key, the state, the version and the TTL; no name, no address.
+    let items = moto.items("otp").await;
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    let text = |k: &str| item[k].as_s().unwrap().clone();
+    assert_eq!(text("pk"), partition_key(&keys, user));
+    assert_eq!(text("st"), "state-c");
+    assert_eq!(text("v"), "0303030303030303");
+    assert_eq!(item["ttl"].as_n().unwrap(), "9000");
+    let all = format!("{items:?}");
+    assert!(!all.contains(&username) && !all.contains(EMAIL), "{all}");
+    // The first correct code's one Cognito write: the address with the flag.
+    let verified = EmailAddress::parse(EMAIL).unwrap();
+    let with_email = StateWrite {
+        verified_email: Some(&verified),
+        ..write("state-d", 4, 5001, 9000)
+    };
+    store
+        .write(&with_email, Version::Tagged([3; 8]))
+        .await
+        .unwrap();
+    let attrs = attributes(&cognito, &pool_id, &username).await;
+    assert_eq!(
+        attrs.get("email_verified").map(String::as_str),
+        Some("true")
+    );
+    assert!(
+        !attrs.contains_key("custom:authChallenge"),
+        "nothing in the attribute"
+    );
+    // An item this function did not write is refused by name, on write and on read.
+    let other = UserRef {
+        pool_id: &pool_id,
+        username: "someone-else",
+    };
+    moto.dynamodb()
+        .await
+        .put_item()
+        .table_name("otp")
+        .item("pk", AttributeValue::S(partition_key(&keys, other)))
+        .item("note", AttributeValue::S("hand-made".into()))
+        .send()
+        .await
+        .unwrap();
+    let foreign = StateWrite {
+        user: other,
+        ..write("state-e", 5, 100, 5000)
+    };
+    for err in [
+        store.write(&foreign, Version::Absent).await.unwrap_err(),
+        store.read(other).await.unwrap_err(),
+    ] {
+        assert_eq!(err.kind, FailureKind::Rejected, "{err}");
+        assert!(err.detail.contains("not written by this function"), "{err}");
+    }
+    // A table that does not exist: a refusal naming the setting, on the first call.
+    let missing = DynamoStore::new(
+        aws.clone(),
+        "no-such-table".into(),
+        keys,
+        CognitoStore::new(aws, "custom:authChallenge".into()),
+    );
+    for err in [
+        missing.read(user).await.unwrap_err(),
+        missing
+            .write(&write("x", 6, 1, 2), Version::Absent)
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.kind, FailureKind::Rejected, "{err}");
+        assert!(
+            err.detail.contains("ResourceNotFoundException")
+                && err.detail.contains("CHALLENGE_TABLE=\"no-such-table\""),
+            "{err}"
+        );
+    }
 }
 
 /// Whole sign-ins through the dispatcher with the SES and Cognito adapters on moto.

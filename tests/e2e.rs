@@ -21,9 +21,8 @@ use support::moto::{CognitoFault, SesFault};
 use support::pool::{add_user, attributes};
 use support::world::*;
 
-#[tokio::test]
-async fn both_flows_with_a_fresh_process_for_every_invocation() {
-    let w = World::new().await;
+async fn both_flows_with_a_fresh_process_for_every_invocation(store: Store) {
+    let w = World::with(store).await;
     let lambda = Lambda::start(Mode::FreshPerInvocation, w.env(&[("CODE_LENGTH", "8")])).await;
     let sim = w.sim(&lambda);
     let mut codes = Vec::new();
@@ -52,13 +51,9 @@ async fn both_flows_with_a_fresh_process_for_every_invocation() {
         );
         let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
         assert_eq!(attrs["email_verified"], "true");
-        stored.push(attrs["custom:authChallenge"].clone());
-        assert!(
-            ChallengeState::decode(&attrs["custom:authChallenge"])
-                .unwrap()
-                .active
-                .is_none()
-        );
+        let now = w.stored(&w.username).await;
+        assert!(ChallengeState::decode(&now).unwrap().active.is_none());
+        stored.push(now);
         // Single use: the consumed code does not open a new sign-in.
         let (mut again, _) = begin(&sim, &w.username, with_password).await.unwrap();
         let step = sim.respond_custom(&mut again, &code, &[]).await;
@@ -128,9 +123,8 @@ impl Invoker for RetryingCreate<'_> {
     }
 }
 
-#[tokio::test]
-async fn retried_create_cooldown_reuse_and_resend() {
-    let w = World::new().await;
+async fn retried_create_cooldown_reuse_and_resend(store: Store) {
+    let w = World::with(store).await;
     let lambda = Lambda::start(Mode::FreshPerInvocation, w.env(&[])).await;
     // Cognito retrying Create for the same round: one email, and its code works.
     let retrying = w.sim(RetryingCreate(&lambda));
@@ -180,9 +174,8 @@ async fn retried_create_cooldown_reuse_and_resend() {
     );
 }
 
-#[tokio::test]
-async fn attempt_limit_and_send_limit() {
-    let w = World::new().await;
+async fn attempt_limit_and_send_limit(store: Store) {
+    let w = World::with(store).await;
     let lambda = Lambda::start(
         Mode::Warm,
         w.env(&[("MAX_ATTEMPTS", "3"), ("SEND_LIMIT", "3")]),
@@ -259,9 +252,8 @@ async fn attempt_limit_and_send_limit() {
     assert_eq!(lambda.processes(), 1);
 }
 
-#[tokio::test]
-async fn codes_expire() {
-    let w = World::new().await;
+async fn codes_expire(store: Store) {
+    let w = World::with(store).await;
     let lambda = Lambda::start(Mode::Warm, w.env(&[("CODE_TTL_SECONDS", "30")])).await;
     let sim = w.sim(&lambda);
     let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
@@ -280,9 +272,8 @@ async fn codes_expire() {
     );
 }
 
-#[tokio::test]
-async fn unknown_users_get_a_decoy_and_no_aws_call() {
-    let w = World::new().await;
+async fn unknown_users_get_a_decoy_and_no_aws_call(store: Store) {
+    let w = World::with(store).await;
     let lambda = Lambda::start(Mode::FreshPerInvocation, w.env(&[])).await;
     let sim = w.sim(&lambda);
     let (_, real) = begin(&sim, &w.username, false).await.unwrap();
@@ -321,6 +312,31 @@ async fn unknown_users_get_a_decoy_and_no_aws_call() {
         cognito_calls
     );
     assert!(outcomes(&lambda).iter().any(|(o, _)| o == "decoy"));
+    if store == Store::Table {
+        // With a table the unknown name has state like a real user, under a keyed key: its
+        // attempts were counted, so a new sign-in within the cooldown is refused exactly as a
+        // real user's is after three wrong answers.
+        let item = w
+            .item("nobody@example.org")
+            .await
+            .expect("the decoy's item");
+        let all = format!("{item:?}");
+        assert!(!all.contains("nobody") && !all.contains("123456"), "{all}");
+        let state = ChallengeState::decode(item["st"].as_s().unwrap()).unwrap();
+        assert_eq!(state.active.unwrap().attempts, 3);
+        let code = w.last_code();
+        let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+        for _ in 0..3 {
+            let _ = sim.respond_custom(&mut s, &wrong_code(&code), &[]).await;
+        }
+        let real = begin(&sim, &w.username, false).await.unwrap_err();
+        let unknown = begin(&sim, "nobody@example.org", false).await.unwrap_err();
+        assert_eq!(unknown, real);
+        assert!(
+            format!("{real:?}").contains("Too many wrong codes"),
+            "{real:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -417,9 +433,8 @@ async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
     }
 }
 
-#[tokio::test]
-async fn hostile_payloads_through_the_runtime_api() {
-    let w = World::new().await;
+async fn hostile_payloads_through_the_runtime_api(store: Store) {
+    let w = World::with(store).await;
     let mut lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
     let define: Value = serde_json::from_str(
         &std::fs::read_to_string("events/define/passwordless-start.json").unwrap(),
@@ -536,12 +551,11 @@ async fn a_bad_configuration_is_reported_as_an_init_error() {
 /// N wrong answers at once, from N warm execution environments, all built from one read of the
 /// user (the worst case: every request read the attribute before any write landed). Then wrong
 /// answers one at a time until the code is exhausted. Counts how many answers were judged in all.
-#[tokio::test]
-async fn parallel_guessing_is_bounded() {
+async fn parallel_guessing_is_bounded(store: Store) {
     const N: usize = 8;
     const TRIALS: usize = 4;
     const MAX_ATTEMPTS: usize = 3;
-    let w = World::new().await;
+    let w = World::with(store).await;
     let env = w.env(&[("SEND_LIMIT", "100")]);
     let envs = warm_lambdas(&env, N).await;
     let judged = |lambdas: &[Lambda]| {
@@ -578,7 +592,7 @@ async fn parallel_guessing_is_bounded() {
         let mut sequential = 0;
         loop {
             let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
-            let state = ChallengeState::decode(&attrs["custom:authChallenge"]).unwrap();
+            let state = ChallengeState::decode(&w.stored(&w.username).await).unwrap();
             if usize::from(state.active.unwrap().attempts) >= MAX_ATTEMPTS {
                 break;
             }
@@ -608,20 +622,30 @@ async fn parallel_guessing_is_bounded() {
     println!(
         "parallel guessing: worst {worst_beyond} answers judged beyond MAX_ATTEMPTS={MAX_ATTEMPTS} with {N} parallel guesses; judged per burst {in_burst:?}; accepted per right burst {accepted_in_right_bursts:?}"
     );
-    // Without the read-back every one of the N answers is judged (N - 1 = 7 beyond the first).
-    // Measured with it: 0 beyond, 1 judged per burst, in every run so far; the bound allows one
-    // for a burst whose writes straddle the settle window on a loaded machine.
-    assert!(worst_beyond <= 1, "{worst_beyond}");
-    assert!(
-        accepted_in_right_bursts.iter().all(|&a| a <= 1),
-        "{accepted_in_right_bursts:?}"
-    );
+    match store {
+        // Without the read-back every one of the N answers is judged (N - 1 = 7 beyond the
+        // first). Measured with it: 0 beyond, 1 judged per burst, in every run so far; the bound
+        // allows one for a burst whose writes straddle the settle window on a loaded machine.
+        Store::Attribute => {
+            assert!(worst_beyond <= 1, "{worst_beyond}");
+            assert!(
+                accepted_in_right_bursts.iter().all(|&a| a <= 1),
+                "{accepted_in_right_bursts:?}"
+            );
+        }
+        // Conditional writes: exact. Every burst judges exactly MAX_ATTEMPTS answers (the rest
+        // are refused as exhausted without a write), and exactly one right answer is accepted.
+        Store::Table => {
+            assert_eq!(worst_beyond, 0);
+            assert_eq!(in_burst, vec![MAX_ATTEMPTS; TRIALS]);
+            assert_eq!(accepted_in_right_bursts, vec![1; TRIALS]);
+        }
+    }
 }
 
-#[tokio::test]
-async fn a_second_user_is_unaffected_by_the_first() {
+async fn a_second_user_is_unaffected_by_the_first(store: Store) {
     // Users are independent: a user with no state signs in while another is locked out.
-    let w = World::new().await;
+    let w = World::with(store).await;
     add_user(&w.cognito, &w.pool_id, "second-user", "second@example.net").await;
     let lambda = Lambda::start(Mode::Warm, w.env(&[("MAX_ATTEMPTS", "1")])).await;
     let sim = w.sim(&lambda);
@@ -637,4 +661,127 @@ async fn a_second_user_is_unaffected_by_the_first() {
         sim.respond_custom(&mut s, &code, &[]).await,
         Ok(Step::Tokens)
     );
+}
+
+for_each_store!(
+    both_flows_with_a_fresh_process_for_every_invocation,
+    retried_create_cooldown_reuse_and_resend,
+    attempt_limit_and_send_limit,
+    codes_expire,
+    unknown_users_get_a_decoy_and_no_aws_call,
+    parallel_guessing_is_bounded,
+    a_second_user_is_unaffected_by_the_first,
+    hostile_payloads_through_the_runtime_api,
+);
+
+/// The DynamoDB store's calls per sign-in, counted at the proxy: a user with no live state costs
+/// Create one conditional write and the send, and Verify one conditional write (plus, the first
+/// time only, Cognito's `email_verified`); no Cognito read anywhere.
+#[tokio::test]
+async fn the_table_store_makes_one_write_per_trigger() {
+    let w = World::with(Store::Table).await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
+    let sim = w.sim(&lambda);
+    let dynamo = || w.proxy.dynamo_requests.lock().unwrap().clone();
+    let cognito = || w.proxy.cognito_requests.load(Ordering::SeqCst);
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    assert_eq!(dynamo(), ["updateitem"], "Create: one write");
+    assert_eq!(w.proxy.ses_requests.load(Ordering::SeqCst), 1);
+    assert_eq!(cognito(), 0, "no Cognito call");
+    let code = w.last_code();
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    assert_eq!(dynamo(), ["updateitem"; 2], "Verify: one write");
+    assert_eq!(cognito(), 1, "email_verified, the first time only");
+    let attrs = attributes(&w.cognito, &w.pool_id, &w.username).await;
+    assert_eq!(attrs["email_verified"], "true");
+    assert!(!attrs.contains_key("custom:authChallenge"));
+    // A returning user within the send window: the first write, decided on "no live state", is
+    // refused and returns the state; the second is decided on it. Verify: one write.
+    w.age(31, None).await;
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    assert_eq!(dynamo().len(), 4, "{:?}", dynamo());
+    let code = w.last_code();
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    assert_eq!(dynamo().len(), 5);
+    assert_eq!(cognito(), 1, "already verified: no Cognito write");
+    println!("table store calls for two sign-ins: {:?}", dynamo());
+}
+
+/// The table failing: throttled, holding an item this function did not write, or missing. Each
+/// fails the invocation closed within Cognito's limit, names the cause in the log, and the same
+/// process serves again once the table is back.
+#[tokio::test]
+async fn table_faults_fail_closed_and_name_the_cause() {
+    let create_failed = "CreateAuthChallenge failed with error We could not complete your sign-in. Please try again in a minute.";
+    let verify_failed = "VerifyAuthChallengeResponse failed with error We could not complete your sign-in. Please try again in a minute.";
+    let w = World::with(Store::Table).await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
+    let sim = w.sim(&lambda);
+    // Throttled (ProvisionedThroughputExceededException): nothing sent, nothing accepted.
+    w.proxy.table_throttled.store(true, Ordering::SeqCst);
+    assert_eq!(
+        begin(&sim, &w.username, false).await.unwrap_err(),
+        SignInError::TriggerFailed(create_failed.into())
+    );
+    assert_eq!(w.emails().len(), 0);
+    w.proxy.table_throttled.store(false, Ordering::SeqCst);
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let code = w.last_code();
+    w.proxy.table_throttled.store(true, Ordering::SeqCst);
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Err(SignInError::TriggerFailed(verify_failed.into()))
+    );
+    w.proxy.table_throttled.store(false, Ordering::SeqCst);
+    assert!(
+        lambda
+            .output()
+            .contains("ProvisionedThroughputExceededException")
+    );
+    // A refused condition that is not contention: an item at the user's key with none of our
+    // attributes. Refused by name, not retried until the budget runs out.
+    let key = w.item_key(&w.username);
+    w.moto
+        .dynamodb()
+        .await
+        .put_item()
+        .table_name(TABLE)
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(key))
+        .item(
+            "owner",
+            aws_sdk_dynamodb::types::AttributeValue::S("another app".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    assert_eq!(
+        begin(&sim, &w.username, false).await.unwrap_err(),
+        SignInError::TriggerFailed(create_failed.into())
+    );
+    assert!(t.elapsed() < COGNITO_LIMIT);
+    assert!(lambda.output().contains("not written by this function"));
+    assert_eq!(w.emails().len(), 1);
+    assert_eq!(lambda.processes(), 1);
+    assert!(lambda.slowest() < COGNITO_LIMIT, "{:?}", lambda.slowest());
+    // A table that does not exist: the first call fails, naming CHALLENGE_TABLE; no panic.
+    let missing = Lambda::start(Mode::Warm, w.env(&[("CHALLENGE_TABLE", "no-such-table")])).await;
+    let sim = w.sim(&missing);
+    assert_eq!(
+        begin(&sim, &w.username, false).await.unwrap_err(),
+        SignInError::TriggerFailed(create_failed.into())
+    );
+    let output = missing.output();
+    assert!(
+        output.contains("ResourceNotFoundException") && output.contains("CHALLENGE_TABLE"),
+        "{output}"
+    );
+    assert!(!output.contains("panicked"));
+    assert_eq!(missing.processes(), 1);
 }

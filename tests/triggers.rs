@@ -10,7 +10,8 @@ use cognito_email_otp::adapters::local::{LocalMailbox, LocalUserStore};
 use cognito_email_otp::domain::policy::UserRef;
 use cognito_email_otp::domain::state::{ChallengeState, WRITE_TAG_LEN};
 use cognito_email_otp::ports::{
-    ChallengeStore, DeliveryError, FailureKind, Mailer, OutgoingEmail, StateWrite, StoreError,
+    ChallengeStore, DeliveryError, FailureKind, Mailer, OutgoingEmail, Snapshot, StateWrite,
+    StoreError, Stored, Version,
 };
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use cognito_email_otp::telemetry::MetricsSink;
@@ -361,26 +362,31 @@ struct Interloper {
 }
 
 impl ChallengeStore for Interloper {
-    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+    const CONDITIONAL: bool = false;
+
+    async fn write(&self, write: &StateWrite<'_>, expected: Version) -> Result<Stored, StoreError> {
         let before = self.inner.read(write.user).await?;
-        self.inner.write(write).await?;
+        self.inner.write(write, expected).await?;
         let theirs = self.theirs.lock().unwrap().take();
         if let Some(theirs) = theirs {
-            let before = before.as_deref().and_then(ChallengeState::decode);
+            let before = before.encoded.as_deref().and_then(ChallengeState::decode);
             let mut other = theirs(before, ChallengeState::decode(write.encoded).unwrap());
             other.write_tag = Some([0xEE; WRITE_TAG_LEN]);
             let encoded = other.encode();
             self.inner
-                .write(&StateWrite {
-                    encoded: &encoded,
-                    ..*write
-                })
+                .write(
+                    &StateWrite {
+                        encoded: &encoded,
+                        ..*write
+                    },
+                    expected,
+                )
                 .await?;
         }
-        Ok(())
+        Ok(Stored::Written)
     }
 
-    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+    async fn read(&self, user: UserRef<'_>) -> Result<Snapshot, StoreError> {
         self.inner.read(user).await
     }
 }
@@ -506,12 +512,14 @@ struct FailingWrite {
 }
 
 impl ChallengeStore for FailingWrite {
-    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+    const CONDITIONAL: bool = false;
+
+    async fn write(&self, write: &StateWrite<'_>, expected: Version) -> Result<Stored, StoreError> {
         self.writes.fetch_add(1, Ordering::SeqCst);
         let fail = self.fail_next.lock().unwrap().take();
         match fail {
             Some(FailureKind::Timeout) => {
-                self.inner.write(write).await?;
+                self.inner.write(write, expected).await?;
                 Err(StoreError {
                     kind: FailureKind::Timeout,
                     detail: "the answer was lost".into(),
@@ -521,11 +529,11 @@ impl ChallengeStore for FailingWrite {
                 kind,
                 detail: "refused".into(),
             }),
-            None => self.inner.write(write).await,
+            None => self.inner.write(write, expected).await,
         }
     }
 
-    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+    async fn read(&self, user: UserRef<'_>) -> Result<Snapshot, StoreError> {
         self.inner.read(user).await
     }
 }
@@ -650,12 +658,14 @@ struct SlowStore {
 }
 
 impl ChallengeStore for SlowStore {
-    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+    const CONDITIONAL: bool = false;
+
+    async fn write(&self, write: &StateWrite<'_>, expected: Version) -> Result<Stored, StoreError> {
         tokio::time::sleep(self.write).await;
-        self.inner.write(write).await
+        self.inner.write(write, expected).await
     }
 
-    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+    async fn read(&self, user: UserRef<'_>) -> Result<Snapshot, StoreError> {
         tokio::time::sleep(self.read).await;
         self.inner.read(user).await
     }

@@ -111,12 +111,14 @@ impl AwsContext {
     }
 }
 
-/// Error codes that mean "slow down", across SES and Cognito.
+/// Error codes that mean "slow down", across SES, Cognito and DynamoDB.
 const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",
     "ThrottlingException",
     "Throttling",
     "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
 ];
 
 /// Sorts an SDK error into a [`FailureKind`], with a log-only detail. `rejected` lists the

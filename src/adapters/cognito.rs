@@ -14,7 +14,9 @@ use tracing::instrument;
 
 use super::aws::{AwsContext, classify};
 use crate::domain::policy::UserRef;
-use crate::ports::{ChallengeStore, FailureKind, StateWrite, StoreError};
+use crate::ports::{
+    ChallengeStore, FailureKind, Snapshot, StateWrite, StoreError, Stored, Version,
+};
 
 /// Cognito error codes that will not succeed on a retry.
 const REJECTED: &[&str] = &[
@@ -66,21 +68,35 @@ fn attribute(name: &str, value: &str) -> Result<AttributeType, StoreError> {
         })
 }
 
-impl ChallengeStore for CognitoStore {
+impl CognitoStore {
+    /// Sets `email` to the address a code was mailed to, with `email_verified` true, and nothing
+    /// else (the DynamoDB store's one Cognito write).
+    pub async fn verify_email(
+        &self,
+        user: UserRef<'_>,
+        email: &crate::domain::email::EmailAddress,
+    ) -> Result<(), StoreError> {
+        self.update(
+            user,
+            vec![
+                attribute("email", email.as_str())?,
+                attribute("email_verified", "true")?,
+            ],
+        )
+        .await
+    }
+
     #[instrument(name = "cognito.admin_update_user_attributes", skip_all)]
-    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
-        let mut attributes = vec![attribute(&self.attribute, write.encoded)?];
-        if let Some(email) = write.verified_email {
-            // The address the code went to, with the flag: if `email` changed since Cognito read
-            // it, this puts back the address that was proven, instead of verifying the new one.
-            attributes.push(attribute("email", email.as_str())?);
-            attributes.push(attribute("email_verified", "true")?);
-        }
+    async fn update(
+        &self,
+        user: UserRef<'_>,
+        attributes: Vec<AttributeType>,
+    ) -> Result<(), StoreError> {
         self.client()
             .await
             .admin_update_user_attributes()
-            .user_pool_id(write.user.pool_id)
-            .username(write.user.username)
+            .user_pool_id(user.pool_id)
+            .username(user.username)
             .set_user_attributes(Some(attributes))
             .send()
             .await
@@ -90,9 +106,30 @@ impl ChallengeStore for CognitoStore {
                 StoreError { kind, detail }
             })
     }
+}
+
+impl ChallengeStore for CognitoStore {
+    /// User attributes have no conditional write.
+    const CONDITIONAL: bool = false;
+
+    async fn write(
+        &self,
+        write: &StateWrite<'_>,
+        _expected: Version,
+    ) -> Result<Stored, StoreError> {
+        let mut attributes = vec![attribute(&self.attribute, write.encoded)?];
+        if let Some(email) = write.verified_email {
+            // The address the code went to, with the flag: if `email` changed since Cognito read
+            // it, this puts back the address that was proven, instead of verifying the new one.
+            attributes.push(attribute("email", email.as_str())?);
+            attributes.push(attribute("email_verified", "true")?);
+        }
+        self.update(write.user, attributes).await?;
+        Ok(Stored::Written)
+    }
 
     #[instrument(name = "cognito.admin_get_user", skip_all)]
-    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+    async fn read(&self, user: UserRef<'_>) -> Result<Snapshot, StoreError> {
         let out = self
             .client()
             .await
@@ -105,10 +142,14 @@ impl ChallengeStore for CognitoStore {
                 let (kind, detail) = classify(&e, REJECTED);
                 StoreError { kind, detail }
             })?;
-        Ok(out
+        let encoded = out
             .user_attributes()
             .iter()
             .find(|a| a.name() == self.attribute)
-            .and_then(|a| a.value().map(str::to_owned)))
+            .and_then(|a| a.value().map(str::to_owned));
+        Ok(Snapshot {
+            encoded,
+            version: Version::Unchecked,
+        })
     }
 }

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 
 use crate::domain::policy::UserRef;
 use crate::ports::{
-    ChallengeStore, DeliveryError, FailureKind, Mailer, OutgoingEmail, StateWrite, StoreError,
+    ChallengeStore, DeliveryError, FailureKind, Mailer, OutgoingEmail, Snapshot, StateWrite,
+    StoreError, Stored, Version,
 };
 
 /// Writes each email to `<dir>/<n>.eml`, a plain-text rendering with headers.
@@ -139,7 +140,14 @@ impl LocalUserStore {
 }
 
 impl ChallengeStore for LocalUserStore {
-    async fn write(&self, write: &StateWrite<'_>) -> Result<(), StoreError> {
+    /// Like the Cognito attribute it stands in for: no conditional write.
+    const CONDITIONAL: bool = false;
+
+    async fn write(
+        &self,
+        write: &StateWrite<'_>,
+        _expected: Version,
+    ) -> Result<Stored, StoreError> {
         let fail = |kind, detail: String| StoreError { kind, detail };
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut users = self
@@ -157,17 +165,21 @@ impl ChallengeStore for LocalUserStore {
             attrs.insert("email_verified".into(), "true".into());
         }
         self.save(&users)
+            .map(|()| Stored::Written)
             .map_err(|e| fail(FailureKind::Unavailable, format!("local store: {e}")))
     }
 
-    async fn read(&self, user: UserRef<'_>) -> Result<Option<String>, StoreError> {
+    async fn read(&self, user: UserRef<'_>) -> Result<Snapshot, StoreError> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let users = self.load().map_err(|e| StoreError {
             kind: FailureKind::Unavailable,
             detail: format!("local store: {e}"),
         })?;
         match users.get(&Self::key(user.pool_id, user.username)) {
-            Some(attrs) => Ok(attrs.get(&self.attribute).cloned()),
+            Some(attrs) => Ok(Snapshot {
+                encoded: attrs.get(&self.attribute).cloned(),
+                version: Version::Unchecked,
+            }),
             None => Err(StoreError {
                 kind: FailureKind::Rejected,
                 detail: "UserNotFoundException: User does not exist.".into(),

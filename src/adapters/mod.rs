@@ -3,7 +3,10 @@
 //! - [`aws`]: the shared SDK configuration, built once per process on first use, with the
 //!   timeouts and retry budget that keep every invocation inside Cognito's 5-second wait.
 //! - [`ses`]: [`crate::ports::Mailer`] over SES v2 `SendEmail`.
-//! - [`cognito`]: [`crate::ports::ChallengeStore`] over `AdminUpdateUserAttributes`.
+//! - [`cognito`]: [`crate::ports::ChallengeStore`] over `AdminUpdateUserAttributes` (the user's
+//!   own attribute; the default).
+//! - [`dynamo`]: [`crate::ports::ChallengeStore`] over a DynamoDB table, every write conditional
+//!   (`CHALLENGE_STORE=dynamodb`).
 //! - [`secrets`]: [`crate::ports::KeySource`] over Secrets Manager `GetSecretValue`, read once
 //!   per process.
 //! - [`local`]: a mailbox folder and an attribute file, for `make demo` and `make replay`. The
@@ -11,6 +14,7 @@
 
 pub mod aws;
 pub mod cognito;
+pub mod dynamo;
 pub mod local;
 pub mod secrets;
 pub mod ses;

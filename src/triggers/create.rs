@@ -1,8 +1,9 @@
 //! CreateAuthChallenge: issue (write, confirm, then send) or reuse a code, or refuse; a decoy for
 //! unknown users.
 //!
-//! Every decision starts from a fresh read of the stored state; a read that fails or is slow fails
-//! the invocation closed (see `App::fresh_state`). When Cognito retries a Create that timed out it
+//! With the attribute store every decision starts from a fresh read of the stored state; a read
+//! that fails or is slow fails the invocation closed (see `App::fresh`). A conditional store
+//! (DynamoDB) starts from "no live state" and decides again on what a refused write returns. When Cognito retries a Create that timed out it
 //! sends the same event again, whose `userAttributes` predate the first attempt's write; the fresh
 //! read lets the retry see the code already sent and reuse it instead of mailing a second one.
 //!
@@ -20,8 +21,8 @@ use tracing::warn;
 
 use super::decoy::{self, Path};
 use super::{
-    App, Budget, CALL_CAP, MIN_SEND_TIME, Outcome, RESTORE_RESERVE, TriggerError, Written, header,
-    hex, over_budget, request, resend_requested,
+    App, Budget, CALL_CAP, MAX_CONFLICTS, MIN_SEND_TIME, Outcome, RESTORE_RESERVE, TriggerError,
+    Written, contended, decode, header, hex, new_tag, over_budget, request, resend_requested,
 };
 use crate::domain::code::new_nonce;
 use crate::domain::email::EmailAddress;
@@ -32,9 +33,10 @@ use crate::domain::message::{render, validity_minutes};
 use crate::domain::policy::{
     self, CreateContext, CreateDecision, IssueReason, ReuseReason, UserRef,
 };
-use crate::domain::state::{ActiveCode, ChallengeState};
+use crate::domain::state::{ActiveCode, ChallengeState, WRITE_TAG_LEN};
 use crate::ports::{
-    ChallengeStore, Clock, FailureKind, KeySource, Mailer, OutgoingEmail, StateWrite, StoreError,
+    ChallengeStore, Clock, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot, StateWrite,
+    Stored, Version,
 };
 
 /// Whether a failed write may nevertheless have been applied: a timeout or a lost answer may
@@ -51,6 +53,8 @@ struct Round<'a> {
     after_resend: bool,
     /// A decoy's issue time, carried in the label so later rounds keep `expiresAt`.
     decoy_issued_at: Option<u32>,
+    /// The stored state as this round left it, for Verify (conditional stores only).
+    state: Option<&'a str>,
 }
 
 impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
@@ -79,25 +83,44 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             .map(|r| r.challenge_metadata.as_deref())
             .collect();
         let first_round = custom_rounds.is_empty();
-        if req.user_not_found {
-            return self
-                .decoy_create(
-                    event,
-                    &head.user_pool_id,
-                    &head.user_name,
-                    now,
-                    &custom_rounds,
-                    after_resend,
-                )
-                .await;
-        }
-        let email = req
-            .user_attributes
-            .get("email")
-            .and_then(|e| EmailAddress::parse(e))
-            .ok_or(TriggerError::NoEmail)?;
+        let reference = &self.config.reference;
+        // An unknown user: without a store that can hold them, a stateless decoy; with one, the
+        // real path under a keyed name and a stand-in address, sending nothing.
+        let (email, shown) = if req.user_not_found {
+            if !S::CONDITIONAL {
+                return self
+                    .decoy_create(
+                        event,
+                        &head.user_pool_id,
+                        &head.user_name,
+                        now,
+                        &custom_rounds,
+                        after_resend,
+                    )
+                    .await;
+            }
+            (
+                decoy::stand_in_address(reference, &head.user_pool_id, &head.user_name),
+                decoy::destination(reference, &head.user_pool_id, &head.user_name),
+            )
+        } else {
+            let email = req
+                .user_attributes
+                .get("email")
+                .and_then(|e| EmailAddress::parse(e))
+                .ok_or(TriggerError::NoEmail)?;
+            let shown = email.masked();
+            (email, shown)
+        };
         let user = head.user();
-        let prior = self.fresh_state(user, budget).await?;
+        // A conditional store starts from "no live state" and, if that is wrong, learns the truth
+        // from the refusal (which carries the stored state): a user with no live state costs one
+        // write. Without conditional writes every decision starts from a fresh read.
+        let mut snapshot = if S::CONDITIONAL {
+            Snapshot::ABSENT
+        } else {
+            self.fresh(user, budget).await?
+        };
         let hasher = self.hasher(budget).await?;
         let ctx = CreateContext {
             now,
@@ -106,103 +129,131 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             destination: hasher.destination_tag(&email),
         };
         let limits = &self.config.limits;
-        let outcome = match policy::decide_create(limits, &ctx, prior.as_ref()) {
-            CreateDecision::SendLimited => return Err(TriggerError::SendLimited),
-            CreateDecision::Locked => return Err(TriggerError::Locked),
-            CreateDecision::Reuse(active, why) => {
-                self.respond_with(event, &email, &active, after_resend);
-                let reason = match why {
-                    ReuseReason::Cooldown => "cooldown",
-                    ReuseReason::RetryRound => "retry_round",
-                    ReuseReason::SendLimited => "send_limited",
-                };
-                self.timings.record(Path::Reuse, started.elapsed());
-                Outcome::new("challenge_reused", Some(reason))
-            }
-            CreateDecision::Issue(why) => {
-                let issued =
-                    policy::issue(limits, now, prior.as_ref(), hasher, user, ctx.destination);
-                let written = match self
-                    .write_tagged(user, issued.state.clone(), None, budget)
-                    .await
-                {
-                    Ok(w) => w,
-                    Err(e) => {
-                        // A write that timed out may still have landed: put the previous state
-                        // back, so no code nobody received stays active.
-                        if may_have_landed(&e) {
-                            self.restore(user, prior.as_ref(), budget).await;
-                        }
-                        return Err(e);
+        let mut conflicts = 0;
+        loop {
+            let prior = decode(&snapshot);
+            let why = match policy::decide_create(limits, &ctx, prior.as_ref()) {
+                CreateDecision::SendLimited => return Err(TriggerError::SendLimited),
+                CreateDecision::Locked => return Err(TriggerError::Locked),
+                CreateDecision::Reuse(active, why) => {
+                    self.respond_with(event, &shown, &active, after_resend, &snapshot);
+                    let reason = match why {
+                        ReuseReason::Cooldown => "cooldown",
+                        ReuseReason::RetryRound => "retry_round",
+                        ReuseReason::SendLimited => "send_limited",
+                    };
+                    if !req.user_not_found {
+                        self.timings.record(Path::Reuse, started.elapsed());
                     }
-                };
-                if let Written::Unconfirmed(e) = written {
-                    self.restore(user, prior.as_ref(), budget).await;
+                    return Ok(Outcome::new("challenge_reused", Some(reason)));
+                }
+                CreateDecision::Issue(why) => why,
+            };
+            // Without conditional writes, a parallel writer that replaced ours may only be
+            // followed (its code reused, above), never raced again.
+            let allowed = if S::CONDITIONAL { MAX_CONFLICTS } else { 0 };
+            if conflicts > allowed {
+                return Err(contended());
+            }
+            let issued = policy::issue(limits, now, prior.as_ref(), hasher, user, ctx.destination);
+            let tag = new_tag();
+            let written = match self
+                .write_tagged(
+                    user,
+                    issued.state.clone(),
+                    None,
+                    snapshot.version,
+                    tag,
+                    budget,
+                )
+                .await
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    // A write that timed out may still have landed: put the previous state
+                    // back, so no code nobody received stays active.
+                    if may_have_landed(&e) {
+                        self.restore(user, prior.as_ref(), tag, budget).await;
+                    }
                     return Err(e);
                 }
-                if let Written::Replaced(current) = written {
-                    // A parallel sign-in wrote after us: it sends, we do not. Offer its code if
-                    // it went to the same address; otherwise the user just tries again.
-                    let theirs = current.and_then(|s| s.active).filter(|a| {
-                        a.usable(now, limits.max_attempts) && a.sent_to(&ctx.destination)
-                    });
-                    return match theirs {
-                        Some(active) => {
-                            self.respond_with(event, &email, &active, after_resend);
-                            Ok(Outcome::new("challenge_reused", Some("contended")))
-                        }
-                        None => Err(TriggerError::Store(StoreError {
-                            kind: FailureKind::Unavailable,
-                            detail: "contended: a parallel write replaced the new code".into(),
-                        })),
-                    };
+            };
+            let ours = match written {
+                Written::Ours(ours) => ours,
+                Written::Unconfirmed(e) => {
+                    self.restore(user, prior.as_ref(), tag, budget).await;
+                    return Err(e);
                 }
-                // Keep time for a restore if the send fails; but when so little is left that
-                // keeping it would leave too little to send, send with all of it: a code that is
-                // written and confirmed is better mailed than restored by a write that could not
-                // finish either (a write slow enough to eat the budget is as slow for the restore).
-                let remaining = budget.remaining();
-                let with_reserve = remaining.saturating_sub(RESTORE_RESERVE);
-                let send_window = if with_reserve >= MIN_SEND_TIME {
-                    with_reserve
-                } else {
-                    remaining
+                Written::Replaced(current) => {
+                    // A parallel sign-in wrote first: decide again on what it stored (usually
+                    // reusing its code, which it sends).
+                    snapshot = current;
+                    conflicts += 1;
+                    continue;
                 }
-                .min(CALL_CAP);
-                if send_window < MIN_SEND_TIME {
-                    self.restore(user, prior.as_ref(), budget).await;
-                    return Err(TriggerError::Delivery(over_budget::delivery()));
-                }
-                let minutes = validity_minutes(limits.ttl);
-                let rendered = render(self.config.email_subject.as_deref(), &issued.code, minutes);
-                let mail = OutgoingEmail {
-                    to: &email,
-                    code: &issued.code,
-                    minutes,
-                    rendered: &rendered,
-                };
-                let sent = budget
-                    .run(send_window, self.mailer.send(&mail))
-                    .await
-                    .unwrap_or_else(|_| Err(over_budget::delivery()));
-                if let Err(e) = sent {
-                    self.restore(user, prior.as_ref(), budget).await;
-                    return Err(e.into());
-                }
-                self.respond_with(event, &email, issued.active(), after_resend);
-                self.timings.record(Path::Issue, started.elapsed());
-                let (name, reason) = match why {
-                    IssueReason::Resend => ("challenge_resent", None),
-                    IssueReason::NewSignIn => ("challenge_issued", Some("new_sign_in")),
-                    IssueReason::NoUsableCode => ("challenge_issued", Some("no_usable_code")),
-                    IssueReason::DestinationChanged => {
-                        ("challenge_issued", Some("destination_changed"))
-                    }
-                };
-                Outcome::new(name, reason)
+            };
+            if req.user_not_found {
+                // Where a real user's code is mailed, the decoy waits as long as a real send.
+                tokio::time::sleep(self.timings.draw(Path::Send).min(budget.remaining())).await;
+            } else if let Err(e) = self.send(&email, &issued.code, budget).await {
+                self.restore(user, prior.as_ref(), tag, budget).await;
+                return Err(e);
             }
+            self.respond_with(event, &shown, issued.active(), after_resend, &ours);
+            if !req.user_not_found {
+                self.timings.record(Path::Issue, started.elapsed());
+            }
+            let (name, reason) = match why {
+                IssueReason::Resend => ("challenge_resent", None),
+                IssueReason::NewSignIn => ("challenge_issued", Some("new_sign_in")),
+                IssueReason::NoUsableCode => ("challenge_issued", Some("no_usable_code")),
+                IssueReason::DestinationChanged => {
+                    ("challenge_issued", Some("destination_changed"))
+                }
+            };
+            return Ok(Outcome::new(name, reason));
+        }
+    }
+
+    /// Mails a written and confirmed code, within the time left.
+    ///
+    /// Keeps time for a restore if the send fails; but when so little is left that keeping it
+    /// would leave too little to send, sends with all of it: a code that is written and confirmed
+    /// is better mailed than restored by a write that could not finish either (a write slow
+    /// enough to eat the budget is as slow for the restore).
+    async fn send(
+        &self,
+        email: &EmailAddress,
+        code: &crate::domain::code::OtpCode,
+        budget: &Budget,
+    ) -> Result<(), TriggerError> {
+        let remaining = budget.remaining();
+        let with_reserve = remaining.saturating_sub(RESTORE_RESERVE);
+        let send_window = if with_reserve >= MIN_SEND_TIME {
+            with_reserve
+        } else {
+            remaining
+        }
+        .min(CALL_CAP);
+        if send_window < MIN_SEND_TIME {
+            return Err(TriggerError::Delivery(over_budget::delivery()));
+        }
+        let limits = &self.config.limits;
+        let minutes = validity_minutes(limits.ttl);
+        let rendered = render(self.config.email_subject.as_deref(), code, minutes);
+        let mail = OutgoingEmail {
+            to: email,
+            code,
+            minutes,
+            rendered: &rendered,
         };
-        Ok(outcome)
+        let sending = std::time::Instant::now();
+        budget
+            .run(send_window, self.mailer.send(&mail))
+            .await
+            .unwrap_or_else(|_| Err(over_budget::delivery()))?;
+        self.timings.record(Path::Send, sending.elapsed());
+        Ok(())
     }
 
     /// An unknown user's round: parameters derived from the typed name and the time (see
@@ -237,6 +288,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 nonce: &nonce,
                 after_resend,
                 decoy_issued_at: Some(issued_at),
+                state: None,
             },
         );
         Ok(Outcome::new("decoy", None))
@@ -245,34 +297,60 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
     fn respond_with(
         &self,
         event: &mut Map<String, Value>,
-        email: &EmailAddress,
+        shown: &str,
         active: &ActiveCode,
         after_resend: bool,
+        stored: &Snapshot,
     ) {
         self.respond(
             event,
             &Round {
-                destination: email.masked(),
+                destination: shown.to_owned(),
                 expires_at: active.expires_at,
                 nonce: &active.nonce,
                 after_resend,
                 decoy_issued_at: None,
+                // What Verify may decide on without a read: a conditional store refuses the
+                // write if it is no longer current. Hashes and times only, never the code.
+                state: S::CONDITIONAL
+                    .then_some(stored.encoded.as_deref())
+                    .flatten(),
             },
         );
     }
 
     /// Writes back the state from before a failed send, within what is left of the budget, trying
-    /// twice: a code nobody received must not stay active for the next sign-in to reuse.
-    async fn restore(&self, user: UserRef<'_>, prior: Option<&ChallengeState>, budget: &Budget) {
-        let encoded = policy::restore_after_failed_send(prior).encode();
+    /// twice: a code nobody received must not stay active for the next sign-in to reuse. A
+    /// conditional store writes it only over our own write (`tag`): a newer write stays.
+    async fn restore(
+        &self,
+        user: UserRef<'_>,
+        prior: Option<&ChallengeState>,
+        tag: [u8; WRITE_TAG_LEN],
+        budget: &Budget,
+    ) {
+        let mut state = policy::restore_after_failed_send(prior);
+        let restore_tag = new_tag();
+        state.write_tag = Some(restore_tag);
+        let encoded = state.encode();
         let write = StateWrite {
             user,
             encoded: &encoded,
+            tag: restore_tag,
+            now: self.clock.now(),
+            live_until: policy::live_until(&self.config.limits, &state),
             verified_email: None,
         };
         for attempt in 1..=2 {
-            let reason = match budget.run(CALL_CAP, self.store.write(&write)).await {
-                Ok(Ok(())) => return,
+            let reason = match budget
+                .run(CALL_CAP, self.store.write(&write, Version::Tagged(tag)))
+                .await
+            {
+                Ok(Ok(Stored::Written)) => return,
+                Ok(Ok(Stored::Conflict(_))) => {
+                    warn!("not restored after a failed send: a newer write replaced ours");
+                    return;
+                }
                 Ok(Err(e)) => e.kind.as_str(),
                 Err(_) => "timeout",
             };
@@ -296,6 +374,10 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             Some(t) => format!("{base}{LABEL_TIME_SEPARATOR}{t}"),
             None => base.to_owned(),
         };
+        let mut private = json!({ "nonce": hex(round.nonce) });
+        if let Some(state) = round.state {
+            private["state"] = Value::String(state.to_owned());
+        }
         event.insert(
             "response".into(),
             json!({
@@ -306,7 +388,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                     "expiresAt": round.expires_at.to_string(),
                 },
                 // The nonce identifies the issue, so Verify can tell a replaced code. It is not secret.
-                "privateChallengeParameters": { "nonce": hex(round.nonce) },
+                "privateChallengeParameters": private,
                 "challengeMetadata": label,
             }),
         );

@@ -14,7 +14,10 @@
 //!   measured any.
 //!
 //! What it cannot match without a store (a decoy has nowhere to count sends or attempts across
-//! sign-ins) is listed in docs/security.md; the DynamoDB store closes it.
+//! sign-ins) is listed in docs/security.md. The DynamoDB store closes it: there an unknown user
+//! goes down the real path, with state under a keyed hash of the typed name, a stand-in address
+//! ([`stand_in_address`]) and a wait drawn from real sends in place of the email, so sends and
+//! attempts are counted and refused exactly like a real user's.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -33,6 +36,8 @@ pub(super) enum Path {
     Reuse,
     /// Verify judging an answer (read, write, settle, read-back).
     Judge,
+    /// The SES send alone: what a decoy with state (the DynamoDB store) waits instead of sending.
+    Send,
 }
 
 impl Path {
@@ -43,6 +48,7 @@ impl Path {
             Self::Issue => (160, 360),
             Self::Reuse => (15, 60),
             Self::Judge => (130, 260),
+            Self::Send => (60, 160),
         }
     }
 
@@ -58,7 +64,7 @@ const ENOUGH: usize = 8;
 
 /// Recent durations of the real paths, in this process.
 #[derive(Debug, Default)]
-pub(super) struct PathTimings(Mutex<[VecDeque<u32>; 3]>);
+pub(super) struct PathTimings(Mutex<[VecDeque<u32>; 4]>);
 
 impl PathTimings {
     /// Records a real path's duration.
@@ -116,6 +122,22 @@ pub(super) fn destination(reference: &CodeHasher, pool_id: &str, username: &str)
     format!("{}***@{}***.com", letter(r[0]), letter(r[1]))
 }
 
+/// The address an unknown user's code is "mailed" to, for the destination tag a decoy with state
+/// stores like a real user's: keyed on the typed name, never deliverable (`.invalid`).
+pub(super) fn stand_in_address(
+    reference: &CodeHasher,
+    pool_id: &str,
+    username: &str,
+) -> EmailAddress {
+    let r = reference.keyed_reference(
+        "decoy-address",
+        &format!("{pool_id}/{}", normalise(username)),
+    );
+    let local: String = r[..8].iter().map(|b| format!("{b:02x}")).collect();
+    EmailAddress::parse(&format!("{local}@unknown.invalid"))
+        .expect("hex digits at a fixed domain always parse")
+}
+
 fn normalise(username: &str) -> String {
     username.trim().to_lowercase()
 }
@@ -160,6 +182,21 @@ mod tests {
         let p = destination(&key(), "pool", "not-an-address");
         assert!(p.contains("***@") && p.ends_with("***.com"), "{p}");
         assert_eq!(p, destination(&key(), "pool", "NOT-AN-ADDRESS"));
+    }
+
+    #[test]
+    fn the_stand_in_address_is_stable_keyed_and_undeliverable() {
+        let k = key();
+        let a = stand_in_address(&k, "pool", "Nobody@Example.org");
+        assert!(a.as_str().ends_with("@unknown.invalid"), "{}", a.as_str());
+        assert!(!a.as_str().contains("nobody"));
+        assert_eq!(a, stand_in_address(&k, "pool", " nobody@example.org"));
+        assert_ne!(a, stand_in_address(&k, "pool", "somebody@example.org"));
+        assert_ne!(a, stand_in_address(&k, "other-pool", "nobody@example.org"));
+        // Any typed name, however odd, gives an address (no panic on outside input).
+        for name in ["", " ", "a@b@c", &"x".repeat(10_000), "\u{0}\u{202e}"] {
+            assert!(stand_in_address(&k, "pool", name).as_str().contains('@'));
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub enum TriggerError {
     #[error("email delivery failed: {0}")]
     Delivery(#[from] DeliveryError),
     /// The challenge attribute could not be written.
-    #[error("attribute write failed: {0}")]
+    #[error("challenge store failed: {0}")]
     Store(#[from] StoreError),
 }
 

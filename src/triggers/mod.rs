@@ -26,10 +26,12 @@ pub use error::TriggerError;
 use crate::config::{CodeKey, Config};
 use crate::domain::code::CodeHasher;
 use crate::domain::email::EmailAddress;
-use crate::domain::policy::UserRef;
+use crate::domain::policy::{self, UserRef};
 use crate::domain::random;
 use crate::domain::state::{ChallengeState, WRITE_TAG_LEN};
-use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, StateWrite};
+use crate::ports::{
+    ChallengeStore, Clock, KeySource, Mailer, Snapshot, StateWrite, Stored, Version,
+};
 use crate::telemetry::{Emf, Metric, MetricsSink, Sample};
 
 /// How long an invocation may take end to end. Cognito stops waiting at 5 s; this leaves room for
@@ -106,16 +108,22 @@ impl Budget {
     }
 }
 
-/// What a tagged write found when it read back.
+/// What a write found: stored, refused or replaced, or unknown.
 #[derive(Debug)]
 enum Written {
-    /// Our write is the one stored.
-    Ours,
-    /// Another write replaced it; this is what is stored now.
-    Replaced(Option<ChallengeState>),
+    /// Our write is the one stored; this is it, with its version.
+    Ours(Snapshot),
+    /// Another write got there first: a conditional store refused ours, or an attribute write was
+    /// replaced before the read-back. This is what is stored now.
+    Replaced(Snapshot),
     /// The write landed but could not be read back: whether it is still ours is unknown.
     Unconfirmed(TriggerError),
 }
+
+/// How many times a trigger decides again after a conditional store refused its write because
+/// another write got there first. Each refusal means a parallel writer succeeded, so a burst of
+/// answers needs at most `MAX_ATTEMPTS` + 1 rounds; past this the invocation fails closed.
+pub const MAX_CONFLICTS: usize = 12;
 
 /// What an invocation did, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,16 +322,11 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
     /// invoking us, a retried invocation carries an older one, and a write built on it can undo a
     /// newer write (a consumed code, a counted attempt, a recorded send). A read that fails or runs
     /// past [`READ_CAP`] fails the invocation closed.
-    async fn fresh_state(
-        &self,
-        user: UserRef<'_>,
-        budget: &Budget,
-    ) -> Result<Option<ChallengeState>, TriggerError> {
-        let value = budget
+    async fn fresh(&self, user: UserRef<'_>, budget: &Budget) -> Result<Snapshot, TriggerError> {
+        Ok(budget
             .run(READ_CAP, self.store.read(user))
             .await
-            .unwrap_or_else(|_| Err(over_budget::store()))?;
-        Ok(value.as_deref().and_then(ChallengeState::decode))
+            .unwrap_or_else(|_| Err(over_budget::store()))?)
     }
 
     /// The code key's hasher, fetched on first use within the budget.
@@ -334,36 +337,51 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             .unwrap_or_else(|_| Err(over_budget::store()))?)
     }
 
-    /// Writes `state` stamped with a fresh random tag, waits [`SETTLE`], and reads it back.
+    /// Writes `state`, decided on the stored version `expected`, stamped with a fresh random tag
+    /// (its new version), and learns whether another writer got there first.
     ///
-    /// User attributes have no conditional write, so this is how a writer learns whether it raced:
+    /// A conditional store answers that itself, in the same request. User attributes have no
+    /// conditional write, so there the write is left to settle for [`SETTLE`] and read back:
     /// every parallel writer that started from the same read and wrote within the settle window
-    /// is seen, and only the one whose tag is still stored goes on. [`Written::Replaced`] carries
-    /// what is stored instead. The residual (a writer whose own read-to-write took longer than the
-    /// window) is measured in `tests/e2e.rs` and stated in docs/security.md.
+    /// is seen, and only the one whose tag is still stored goes on. The residual (a writer whose
+    /// own read-to-write took longer than the window) is measured in `tests/e2e.rs` and stated in
+    /// docs/security.md.
     async fn write_tagged(
         &self,
         user: UserRef<'_>,
         mut state: ChallengeState,
         verified_email: Option<&EmailAddress>,
+        expected: Version,
+        tag: [u8; WRITE_TAG_LEN],
         budget: &Budget,
     ) -> Result<Written, TriggerError> {
-        let mut tag = [0u8; WRITE_TAG_LEN];
-        random::fill(&mut tag);
         state.write_tag = Some(tag);
         let encoded = state.encode();
         let write = StateWrite {
             user,
             encoded: &encoded,
+            tag,
+            now: self.clock.now(),
+            live_until: policy::live_until(&self.config.limits, &state),
             verified_email,
         };
-        budget
-            .run(CALL_CAP, self.store.write(&write))
+        let stored = budget
+            .run(CALL_CAP, self.store.write(&write, expected))
             .await
             .unwrap_or_else(|_| Err(over_budget::store()))?;
+        let ours = Snapshot {
+            encoded: Some(encoded),
+            version: Version::Tagged(tag),
+        };
+        if S::CONDITIONAL {
+            return Ok(match stored {
+                Stored::Written => Written::Ours(ours),
+                Stored::Conflict(now) => Written::Replaced(now),
+            });
+        }
         tokio::time::sleep(self.settle.min(budget.remaining())).await;
-        Ok(match self.fresh_state(user, budget).await {
-            Ok(Some(s)) if s.write_tag == Some(tag) => Written::Ours,
+        Ok(match self.fresh(user, budget).await {
+            Ok(s) if decode(&s).and_then(|d| d.write_tag) == Some(tag) => Written::Ours(ours),
             Ok(other) => Written::Replaced(other),
             Err(e) => Written::Unconfirmed(e),
         })
@@ -444,6 +462,26 @@ fn resend_requested(client_metadata: &HashMap<String, String>) -> bool {
     client_metadata
         .get("action")
         .is_some_and(|a| a.eq_ignore_ascii_case("resend"))
+}
+
+/// A fresh random write tag (the version a write will store).
+fn new_tag() -> [u8; WRITE_TAG_LEN] {
+    let mut tag = [0u8; WRITE_TAG_LEN];
+    random::fill(&mut tag);
+    tag
+}
+
+/// Parallel writers kept replacing ours: fail closed rather than decide on and on.
+fn contended() -> TriggerError {
+    TriggerError::Store(crate::ports::StoreError {
+        kind: crate::ports::FailureKind::Unavailable,
+        detail: "contended: parallel writes replaced ours".into(),
+    })
+}
+
+/// The decoded state of a snapshot (`None` when absent or unreadable).
+fn decode(snapshot: &Snapshot) -> Option<ChallengeState> {
+    snapshot.encoded.as_deref().and_then(ChallengeState::decode)
 }
 
 /// Lower-case hex.

@@ -100,6 +100,57 @@ impl Moto {
             .to_owned()
     }
 
+    /// Creates a DynamoDB table with the String partition key `pk` and nothing else, as the
+    /// function asks of it.
+    pub async fn create_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        self.dynamodb()
+            .await
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// A DynamoDB client on this server.
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(self.aws().sdk_config().await)
+    }
+
+    /// Every item of `table`.
+    pub async fn items(
+        &self,
+        table: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.dynamodb()
+            .await
+            .scan()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .to_vec()
+    }
+
     /// An SDK context pointed at this server.
     pub fn aws(&self) -> Arc<AwsContext> {
         aws_at(&self.endpoint)
@@ -171,6 +222,10 @@ pub struct FaultServer {
     pub cognito_requests: Arc<AtomicUsize>,
     /// Secrets Manager requests (always forwarded, never failed).
     pub secrets_requests: Arc<AtomicUsize>,
+    /// DynamoDB requests, by operation (`GetItem`, `UpdateItem`, …), failed or not.
+    pub dynamo_requests: Arc<Mutex<Vec<String>>>,
+    /// Whether DynamoDB requests are throttled (`ProvisionedThroughputExceededException`).
+    pub table_throttled: Arc<std::sync::atomic::AtomicBool>,
     /// The bodies of the SES requests received.
     pub ses_bodies: Arc<Mutex<Vec<String>>>,
     /// Reads and writes seen since the faults were last set (for the counted faults).
@@ -186,6 +241,8 @@ struct Shared {
     ses_requests: Arc<AtomicUsize>,
     cognito_requests: Arc<AtomicUsize>,
     secrets_requests: Arc<AtomicUsize>,
+    dynamo_requests: Arc<Mutex<Vec<String>>>,
+    table_throttled: Arc<std::sync::atomic::AtomicBool>,
     ses_bodies: Arc<Mutex<Vec<String>>>,
     seen: Arc<(AtomicUsize, AtomicUsize)>,
 }
@@ -219,6 +276,8 @@ impl FaultServer {
             ses_requests: Arc::new(AtomicUsize::new(0)),
             cognito_requests: Arc::new(AtomicUsize::new(0)),
             secrets_requests: Arc::new(AtomicUsize::new(0)),
+            dynamo_requests: Arc::new(Mutex::new(Vec::new())),
+            table_throttled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             ses_bodies: Arc::new(Mutex::new(Vec::new())),
             seen: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
         };
@@ -228,6 +287,8 @@ impl FaultServer {
             ses_requests: shared.ses_requests.clone(),
             cognito_requests: shared.cognito_requests.clone(),
             secrets_requests: shared.secrets_requests.clone(),
+            dynamo_requests: shared.dynamo_requests.clone(),
+            table_throttled: shared.table_throttled.clone(),
             ses_bodies: shared.ses_bodies.clone(),
             seen: shared.seen.clone(),
         };
@@ -339,6 +400,26 @@ fn serve(mut s: TcpStream, shared: &Shared) {
     if head.contains("x-amz-target: secretsmanager.") {
         shared.secrets_requests.fetch_add(1, Ordering::SeqCst);
         if let Some(upstream) = shared.upstream {
+            forward(&mut s, upstream, &raw_head, &body);
+        }
+        return;
+    }
+    if let Some(i) = head.find("x-amz-target: dynamodb_20120810.") {
+        let op = head[i + 32..]
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        shared.dynamo_requests.lock().unwrap().push(op);
+        if shared.table_throttled.load(Ordering::SeqCst) {
+            let answer = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 400 X\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        } else if let Some(upstream) = shared.upstream {
             forward(&mut s, upstream, &raw_head, &body);
         }
         return;

@@ -151,8 +151,6 @@ pub async fn age_state(
     secs: u32,
     code: Option<&str>,
 ) {
-    use cognito_email_otp::domain::code::{Binding, CodeHasher, OtpCode};
-    use cognito_email_otp::domain::email::EmailAddress;
     use cognito_email_otp::domain::state::ChallengeState;
 
     let attrs = attributes(cognito, pool_id, username).await;
@@ -162,6 +160,30 @@ pub async fn age_state(
     else {
         return;
     };
+    age(&mut state, &attrs["email"], pool_id, username, secs, code);
+    set_attribute(
+        cognito,
+        pool_id,
+        username,
+        "custom:authChallenge",
+        &state.encode(),
+    )
+    .await;
+}
+
+/// Moves `state` `secs` into the past; with `code`, re-binds its digest to the moved times (the
+/// code must have gone to `email`).
+pub fn age(
+    state: &mut cognito_email_otp::domain::state::ChallengeState,
+    email: &str,
+    pool_id: &str,
+    username: &str,
+    secs: u32,
+    code: Option<&str>,
+) {
+    use cognito_email_otp::domain::code::{Binding, CodeHasher, OtpCode};
+    use cognito_email_otp::domain::email::EmailAddress;
+
     for t in &mut state.sends {
         *t -= secs;
     }
@@ -170,7 +192,7 @@ pub async fn age_state(
         a.expires_at -= secs;
         if let (Some(code), Some(dest)) = (code, a.destination) {
             let hasher = CodeHasher::new(super::KEY.as_bytes());
-            let email = EmailAddress::parse(&attrs["email"]).unwrap();
+            let email = EmailAddress::parse(email).unwrap();
             assert_eq!(
                 dest,
                 hasher.destination_tag(&email),
@@ -189,12 +211,4 @@ pub async fn age_state(
             );
         }
     }
-    set_attribute(
-        cognito,
-        pool_id,
-        username,
-        "custom:authChallenge",
-        &state.encode(),
-    )
-    .await;
 }

@@ -223,6 +223,25 @@ pub fn restore_after_failed_send(prior: Option<&ChallengeState>) -> ChallengeSta
     prior.cloned().unwrap_or_default()
 }
 
+/// The last second at which `state` can still change a decision. After it the active code has
+/// expired, the lockout after an exhausted code is over and every recorded send is outside the
+/// window, so [`decide_create`] and [`judge`] treat it as they treat no state at all (only the
+/// rejection's name differs). A store with expiry (the DynamoDB table's TTL attribute) may drop it
+/// from then on, and may overwrite it as if it were absent.
+pub fn live_until(limits: &Limits, state: &ChallengeState) -> u32 {
+    let code = state.active.as_ref().map_or(0, |a| {
+        a.expires_at
+            .max(a.issued_at.saturating_add(limits.cooldown))
+    });
+    let sends = state
+        .sends
+        .iter()
+        .map(|t| t.saturating_add(limits.send_window))
+        .max()
+        .unwrap_or(0);
+    code.max(sends)
+}
+
 /// Why an answer is refused without changing the stored state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectReason {
@@ -395,6 +414,79 @@ mod tests {
         let d = code.expose_digits();
         let first = if d.starts_with('0') { '1' } else { '0' };
         format!("{first}{}", &d[1..])
+    }
+
+    #[test]
+    fn from_live_until_on_a_state_decides_like_no_state() {
+        let l = limits();
+        let contexts = |now| {
+            [
+                ctx(now),
+                CreateContext {
+                    first_round: false,
+                    ..ctx(now)
+                },
+                CreateContext {
+                    first_round: false,
+                    resend_requested: true,
+                    ..ctx(now)
+                },
+            ]
+        };
+        // The send window bounds it: five sends at the limit.
+        let mut full = issued_at(NOW).state;
+        full.sends = vec![NOW; 5];
+        let until = live_until(&l, &full);
+        assert_eq!(until, NOW + 3600);
+        for c in contexts(until) {
+            assert_eq!(
+                decide_create(&l, &c, Some(&full)),
+                decide_create(&l, &c, None)
+            );
+        }
+        assert_eq!(
+            decide_create(&l, &ctx(until - 1), Some(&full)),
+            CreateDecision::SendLimited
+        );
+        // A short window: the code's expiry bounds it.
+        let short = Limits {
+            send_window: 10,
+            ..l
+        };
+        let s = issued_at(NOW).state;
+        assert_eq!(live_until(&short, &s), NOW + 300);
+        let retry = contexts(NOW + 299)[1];
+        assert!(matches!(
+            decide_create(&short, &retry, Some(&s)),
+            CreateDecision::Reuse(_, ReuseReason::RetryRound)
+        ));
+        for c in contexts(NOW + 300) {
+            assert_eq!(
+                decide_create(&short, &c, Some(&s)),
+                decide_create(&short, &c, None)
+            );
+        }
+        // A cooldown longer than the code's life: the lockout bounds it.
+        let long_cooldown = Limits {
+            ttl: 20,
+            cooldown: 60,
+            send_window: 10,
+            ..l
+        };
+        let mut exhausted = issue(&long_cooldown, NOW, None, &hasher(), USER, DEST).state;
+        exhausted.active.as_mut().unwrap().attempts = 3;
+        assert_eq!(live_until(&long_cooldown, &exhausted), NOW + 60);
+        assert_eq!(
+            decide_create(&long_cooldown, &ctx(NOW + 59), Some(&exhausted)),
+            CreateDecision::Locked
+        );
+        for c in contexts(NOW + 60) {
+            assert_eq!(
+                decide_create(&long_cooldown, &c, Some(&exhausted)),
+                decide_create(&long_cooldown, &c, None)
+            );
+        }
+        assert_eq!(live_until(&l, &ChallengeState::default()), 0);
     }
 
     #[test]
