@@ -11,7 +11,7 @@ SAM_ENV := $(TOOLS)/aws-sam-cli/bin
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help demo test bench mutants tools infra-tools replay build build-local deploy validate lint fmt clean
+.PHONY: help demo test bench load mutants tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ bench: tools ## benchmarks: criterion on the pure paths, then cold start, warm c
 	$(CARGO) build --release --example floor
 	$(CARGO) bench --bench decisions
 	$(CARGO) bench --bench runtime
+
+load: tools ## concurrent sign-ins through 4 warm processes against moto, per store: rates, p50/p99, invariants
+	$(CARGO) bench --bench load
 
 mutants: ## mutation testing of the pure domain (code, policy, flow, state) with cargo-mutants; fails on a survivor
 	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants@27.1.0

@@ -224,7 +224,7 @@ async fn main() {
     let define = with_user(event_file("define/passwordless-start.json"));
     let create = with_user(event_file("create/passwordless-first-round.json"));
     let mut creates = Vec::new();
-    for (prefix, n) in [("cold", cold_runs), ("secret", cold_runs)] {
+    for (prefix, n) in [("cold", cold_runs), ("secret", cold_runs), ("table", cold_runs)] {
         for i in 0..n {
             let name = format!("{prefix}-{i}");
             add_user(&cognito, &pool_id, &name, &format!("{name}@example.org")).await;
@@ -273,6 +273,19 @@ async fn main() {
     let cold_secret_create = cold(
         &[(otp.clone(), &secret_create_event)],
         &secret_env,
+        cold_runs,
+    )
+    .await[0];
+    // The same with the DynamoDB store: one conditional write instead of read, write, settle and
+    // read-back.
+    moto.create_table("bench-cold").await;
+    let mut table_env = issuing_env.clone();
+    table_env.push(("CHALLENGE_STORE".into(), "dynamodb".into()));
+    table_env.push(("CHALLENGE_TABLE".into(), "bench-cold".into()));
+    let table_create_event = |run: usize| creates[2 * cold_runs + run].clone();
+    let cold_table_create = cold(
+        &[(otp.clone(), &table_create_event)],
+        &table_env,
         cold_runs,
     )
     .await[0];
@@ -435,6 +448,17 @@ async fn main() {
         None,
         json!({"median_ms": ms(cold_secret_create.0), "p95_ms": ms(cold_secret_create.1), "extra_ms": ms(secret_cost), "runs": cold_runs}),
     );
+    row(
+        "cold Create, DynamoDB store (one conditional write, send to moto), median / p95",
+        format!(
+            "{:.1} / {:.1} ms (no settle window: the condition answers in the same request)",
+            ms(cold_table_create.0),
+            ms(cold_table_create.1)
+        ),
+        "-".into(),
+        None,
+        json!({"median_ms": ms(cold_table_create.0), "p95_ms": ms(cold_table_create.1), "runs": cold_runs}),
+    );
     // AWS calls per sign-in, counted by a proxy in front of moto: a passwordless sign-in of a
     // user with no state (Create issues and mails a code), answered right.
     let proxy = FaultServer::proxy(&moto);
@@ -473,6 +497,59 @@ async fn main() {
         "-".into(),
         None,
         json!({"create_cognito": create_cognito, "create_ses": create_ses, "verify_cognito": verify_cognito}),
+    );
+
+    // The same with the DynamoDB store: a user with no state, then a second sign-in (its first
+    // write, decided on "no live state", is refused and returns the state; the second issues).
+    moto.create_table("bench-challenges").await;
+    add_user(&cognito, &pool_id, "calls-table", "calls-table@example.org").await;
+    let mut table_env = base_env.to_vec();
+    table_env.extend([
+        ("CHALLENGE_STORE", "dynamodb"),
+        ("CHALLENGE_TABLE", "bench-challenges"),
+    ]);
+    let table_proxy = FaultServer::proxy(&moto);
+    let counting = Lambda::start(Mode::Warm, lambda_env(&table_proxy.endpoint, &table_env)).await;
+    let sim = CognitoSim {
+        invoker: &counting,
+        ..sim
+    };
+    let counts = || {
+        (
+            table_proxy.dynamo_requests.lock().unwrap().len(),
+            table_proxy.cognito_requests.load(Ordering::SeqCst),
+            table_proxy.ses_requests.load(Ordering::SeqCst),
+        )
+    };
+    let (mut s, _) = sim.initiate_auth("calls-table", false).await.unwrap();
+    let table_create = counts();
+    let code =
+        code_from_email(moto.sent_emails().last().unwrap()["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sim.respond_custom(&mut s, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    let after_verify = counts();
+    let verify = (
+        after_verify.0 - table_create.0,
+        after_verify.1 - table_create.1,
+    );
+    sim.initiate_auth("calls-table", false).await.unwrap();
+    let reuse = counts().0 - after_verify.0;
+    row(
+        "AWS calls per sign-in, DynamoDB store (counted)",
+        format!(
+            "Create {} ({} UpdateItem + {} SES, {} Cognito), Verify {} UpdateItem + {} Cognito (email_verified, once per user); a second sign-in (the first code spent): Create {reuse} UpdateItem + the send",
+            table_create.0 + table_create.2,
+            table_create.0,
+            table_create.2,
+            table_create.1,
+            verify.0,
+            verify.1
+        ),
+        "Create 1 write + the send, Verify 1 write".into(),
+        Some(table_create.0 == 1 && table_create.1 == 0 && verify.0 == 1),
+        json!({"create_dynamodb": table_create.0, "create_ses": table_create.2, "create_cognito": table_create.1, "verify_dynamodb": verify.0, "verify_cognito": verify.1, "second_create_dynamodb": reuse}),
     );
 
     // 2. Warm round trips over the Runtime API, one process per trigger mix.

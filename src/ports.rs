@@ -1,7 +1,7 @@
 //! The narrow interfaces the application needs from the outside world.
 //!
-//! Adapters in [`crate::adapters`] implement them against SES v2, Cognito and Secrets Manager, or
-//! locally for the demo.
+//! Adapters in [`crate::adapters`] implement them against SES v2, Cognito, DynamoDB and Secrets
+//! Manager, or locally for the demo.
 //! The futures are `Send` so any adapter works under a multi-threaded runtime as well.
 
 use std::future::Future;

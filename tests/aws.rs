@@ -148,18 +148,17 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
         write_tag: None,
     }
     .encode();
+    // The attribute store ignores versions, tags and times: only the values and the address count.
+    let write = |user, verified_email| StateWrite {
+        user,
+        encoded: &state,
+        tag: [0; 8],
+        now: 0,
+        live_until: 0,
+        verified_email,
+    };
     store
-        .write(
-            &StateWrite {
-                user,
-                encoded: &state,
-                tag: [0; 8],
-                now: 0,
-                live_until: 0,
-                verified_email: None,
-            },
-            Version::Unchecked,
-        )
+        .write(&write(user, None), Version::Unchecked)
         .await
         .unwrap();
     let a = attributes(&cognito, &pool_id, &username).await;
@@ -182,17 +181,7 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
         .await
         .unwrap();
     store
-        .write(
-            &StateWrite {
-                user,
-                encoded: &state,
-                tag: [0; 8],
-                now: 0,
-                live_until: 0,
-                verified_email: Some(&verified),
-            },
-            Version::Unchecked,
-        )
+        .write(&write(user, Some(&verified)), Version::Unchecked)
         .await
         .unwrap();
     let a = attributes(&cognito, &pool_id, &username).await;
@@ -203,17 +192,7 @@ async fn cognito_store_writes_the_attribute_and_email_verified_in_one_call() {
         username: "nobody",
     };
     let err = store
-        .write(
-            &StateWrite {
-                user: nobody,
-                encoded: &state,
-                tag: [0; 8],
-                now: 0,
-                live_until: 0,
-                verified_email: None,
-            },
-            Version::Unchecked,
-        )
+        .write(&write(nobody, None), Version::Unchecked)
         .await
         .unwrap_err();
     assert_eq!(err.kind, FailureKind::Rejected, "{err}");

@@ -339,37 +339,68 @@ async fn unknown_users_get_a_decoy_and_no_aws_call(store: Store) {
     }
 }
 
-#[tokio::test]
-async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
-    let w = World::new().await;
+/// A fault for [`faults_fail_cleanly_in_time_and_the_same_process_recovers`]: SES, Cognito, or
+/// the table throttled.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    None,
+    Ses(SesFault),
+    Cognito(CognitoFault),
+    TableThrottled,
+}
+
+impl Fault {
+    fn apply(self, w: &World) {
+        let (ses, cognito) = match self {
+            Fault::Ses(f) => (f, CognitoFault::Ok),
+            Fault::Cognito(f) => (SesFault::Ok, f),
+            Fault::None | Fault::TableThrottled => (SesFault::Ok, CognitoFault::Ok),
+        };
+        w.proxy.set(ses, cognito);
+        w.proxy
+            .table_throttled
+            .store(matches!(self, Fault::TableThrottled), Ordering::SeqCst);
+    }
+}
+
+async fn faults_fail_cleanly_in_time_and_the_same_process_recovers(store: Store) {
+    let w = World::with(store).await;
     let lambda = Lambda::start(Mode::Warm, w.env(&[("SEND_LIMIT", "100")])).await;
     let sim = w.sim(&lambda);
     let send_failed = "CreateAuthChallenge failed with error We could not send your code. Please try again in a minute.";
     let create_store_failed = "CreateAuthChallenge failed with error We could not complete your sign-in. Please try again in a minute.";
     let verify_store_failed = "VerifyAuthChallengeResponse failed with error We could not complete your sign-in. Please try again in a minute.";
-    let create_faults = [
-        (SesFault::Throttled, CognitoFault::Ok, send_failed),
-        (SesFault::ServerError, CognitoFault::Ok, send_failed),
-        (SesFault::Rejected, CognitoFault::Ok, send_failed),
-        (SesFault::Stall, CognitoFault::Ok, send_failed),
-        (SesFault::Ok, CognitoFault::Throttled, create_store_failed),
-        (SesFault::Ok, CognitoFault::Stall, create_store_failed),
+    let mut create_faults = vec![
+        (Fault::Ses(SesFault::Throttled), send_failed),
+        (Fault::Ses(SesFault::ServerError), send_failed),
+        (Fault::Ses(SesFault::Rejected), send_failed),
+        (Fault::Ses(SesFault::Stall), send_failed),
     ];
+    // The store failing: Cognito throttled or stalled, or the table throttled; and the write that
+    // consumes a right answer failing.
+    let (store_faults, consume_fault) = match store {
+        Store::Attribute => (
+            vec![
+                Fault::Cognito(CognitoFault::Throttled),
+                Fault::Cognito(CognitoFault::Stall),
+            ],
+            Fault::Cognito(CognitoFault::WritesThrottled),
+        ),
+        Store::Table => (vec![Fault::TableThrottled], Fault::TableThrottled),
+    };
+    let store_errors = store_faults.len() as u64 + 1;
+    create_faults.extend(store_faults.into_iter().map(|f| (f, create_store_failed)));
     let mut report = Vec::new();
-    for (ses, cognito, message) in create_faults {
-        w.proxy.set(ses, cognito);
+    for (fault, message) in create_faults {
+        fault.apply(&w);
         lambda.reset_records();
         let emails = w.emails().len();
         let ses_bodies = w.proxy.ses_bodies.lock().unwrap().len();
         let err = begin(&sim, &w.username, false).await.unwrap_err();
-        assert_eq!(
-            err,
-            SignInError::TriggerFailed(message.into()),
-            "{ses:?}/{cognito:?}"
-        );
+        assert_eq!(err, SignInError::TriggerFailed(message.into()), "{fault:?}");
         let worst = lambda.slowest();
-        assert!(worst < COGNITO_LIMIT, "{ses:?}/{cognito:?}: {worst:?}");
-        report.push((format!("{ses:?}/{cognito:?}"), worst));
+        assert!(worst < COGNITO_LIMIT, "{fault:?}: {worst:?}");
+        report.push((format!("{fault:?}"), worst));
         assert_eq!(w.emails().len(), emails, "nothing delivered");
         // A code that reached a failing SES is never accepted later.
         let attempted: Vec<String> = w.proxy.ses_bodies.lock().unwrap()[ses_bodies..]
@@ -380,29 +411,29 @@ async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
             })
             .collect();
         // The fault clears: the same process signs the user in.
-        w.proxy.set(SesFault::Ok, CognitoFault::Ok);
+        Fault::None.apply(&w);
         let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
         let code = w.last_code();
         for old in attempted.iter().filter(|c| **c != code) {
             let step = sim.respond_custom(&mut s, old, &[]).await;
-            assert!(is_challenge(&step), "{ses:?}/{cognito:?}: {step:?}");
+            assert!(is_challenge(&step), "{fault:?}: {step:?}");
         }
         assert_eq!(
             sim.respond_custom(&mut s, &code, &[]).await,
             Ok(Step::Tokens),
-            "{ses:?}/{cognito:?}"
+            "{fault:?}"
         );
     }
-    // The Cognito write failing while a right answer is consumed: refused, and usable later.
+    // The store's write failing while a right answer is consumed: refused, and usable later.
     let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
     let code = w.last_code();
-    w.proxy.set(SesFault::Ok, CognitoFault::WritesThrottled);
+    consume_fault.apply(&w);
     lambda.reset_records();
     let err = sim.respond_custom(&mut s, &code, &[]).await.unwrap_err();
     assert_eq!(err, SignInError::TriggerFailed(verify_store_failed.into()));
     report.push(("consume write throttled".into(), lambda.slowest()));
     assert!(lambda.slowest() < COGNITO_LIMIT);
-    w.proxy.set(SesFault::Ok, CognitoFault::Ok);
+    Fault::None.apply(&w);
     let (mut s, _) = sim.initiate_auth(&w.username, false).await.unwrap();
     let code = w.last_code();
     assert_eq!(
@@ -414,7 +445,7 @@ async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
         lambda.is_running() && lambda.processes() == 1,
         "one process throughout"
     );
-    // The error metrics count each failure once: four SES faults, three Cognito ones.
+    // The error metrics count each failure once: four SES faults, and each store fault.
     let docs: Vec<Value> = lambda
         .output()
         .lines()
@@ -423,7 +454,7 @@ async fn faults_fail_cleanly_in_time_and_the_same_process_recovers() {
         .collect();
     let total = |m: &str| docs.iter().filter_map(|d| d[m].as_u64()).sum::<u64>();
     assert_eq!(total("DeliveryError"), 4);
-    assert_eq!(total("StoreError"), 3);
+    assert_eq!(total("StoreError"), store_errors);
     assert_eq!(total("CodeSent"), w.emails().len() as u64);
     for (fault, worst) in &report {
         println!(
@@ -672,6 +703,7 @@ for_each_store!(
     parallel_guessing_is_bounded,
     a_second_user_is_unaffected_by_the_first,
     hostile_payloads_through_the_runtime_api,
+    faults_fail_cleanly_in_time_and_the_same_process_recovers,
 );
 
 /// The DynamoDB store's calls per sign-in, counted at the proxy: a user with no live state costs

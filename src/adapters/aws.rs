@@ -14,6 +14,7 @@
 //! The application adds its own per-invocation deadline on top (see [`crate::triggers::Budget`]).
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -108,6 +109,45 @@ impl AwsContext {
     /// Whether the configuration has been loaded (for tests of laziness).
     pub fn is_loaded(&self) -> bool {
         self.config.initialized()
+    }
+}
+
+/// An SDK client built on first use from the shared [`AwsContext`], then kept for the process:
+/// Define, pre-sign-up and decoys never pay for one.
+pub struct LazyClient<C> {
+    aws: Arc<AwsContext>,
+    client: OnceCell<C>,
+    build: fn(&SdkConfig) -> C,
+}
+
+impl<C> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyClient")
+            .field("built", &self.is_initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> LazyClient<C> {
+    /// A client that `build` (the SDK's `Client::new`) makes from `aws` when first asked for.
+    pub fn new(aws: Arc<AwsContext>, build: fn(&SdkConfig) -> C) -> Self {
+        Self {
+            aws,
+            client: OnceCell::new(),
+            build,
+        }
+    }
+
+    /// The client, built now if this is the first call.
+    pub async fn get(&self) -> &C {
+        self.client
+            .get_or_init(|| async { (self.build)(self.aws.sdk_config().await) })
+            .await
+    }
+
+    /// Whether the client has been built (for tests of laziness).
+    pub fn is_initialized(&self) -> bool {
+        self.client.initialized()
     }
 }
 

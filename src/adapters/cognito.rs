@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
-use tokio::sync::OnceCell;
 use tracing::instrument;
 
-use super::aws::{AwsContext, classify};
+use super::aws::{AwsContext, LazyClient, classify};
 use crate::domain::policy::UserRef;
 use crate::ports::{
     ChallengeStore, FailureKind, Snapshot, StateWrite, StoreError, Stored, Version,
@@ -30,8 +29,7 @@ const REJECTED: &[&str] = &[
 /// Writes the challenge state through the Cognito admin API. The client is built on first use.
 #[derive(Debug)]
 pub struct CognitoStore {
-    aws: Arc<AwsContext>,
-    client: OnceCell<Client>,
+    client: LazyClient<Client>,
     attribute: String,
 }
 
@@ -39,21 +37,18 @@ impl CognitoStore {
     /// A store writing `attribute` (e.g. `custom:authChallenge`).
     pub fn new(aws: Arc<AwsContext>, attribute: String) -> Self {
         Self {
-            aws,
-            client: OnceCell::new(),
+            client: LazyClient::new(aws, Client::new),
             attribute,
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { Client::new(self.aws.sdk_config().await) })
-            .await
+        self.client.get().await
     }
 
     /// Whether the Cognito client has been built (for tests of laziness).
     pub fn is_initialized(&self) -> bool {
-        self.client.initialized()
+        self.client.is_initialized()
     }
 }
 

@@ -26,10 +26,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use tokio::sync::OnceCell;
 use tracing::instrument;
 
-use super::aws::{AwsContext, classify};
+use super::aws::{AwsContext, LazyClient, classify};
 use super::cognito::CognitoStore;
 use crate::domain::code::CodeHasher;
 use crate::domain::policy::UserRef;
@@ -58,8 +57,7 @@ const REJECTED: &[&str] = &[
 /// The challenge state in a DynamoDB table. Clients are built on first use.
 #[derive(Debug)]
 pub struct DynamoStore {
-    aws: Arc<AwsContext>,
-    client: OnceCell<Client>,
+    client: LazyClient<Client>,
     table: String,
     keys: CodeHasher,
     cognito: CognitoStore,
@@ -75,8 +73,7 @@ impl DynamoStore {
         cognito: CognitoStore,
     ) -> Self {
         Self {
-            aws,
-            client: OnceCell::new(),
+            client: LazyClient::new(aws, Client::new),
             table,
             keys,
             cognito,
@@ -84,14 +81,12 @@ impl DynamoStore {
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { Client::new(self.aws.sdk_config().await) })
-            .await
+        self.client.get().await
     }
 
     /// Whether the DynamoDB client has been built (for tests of laziness).
     pub fn is_initialized(&self) -> bool {
-        self.client.initialized()
+        self.client.is_initialized()
     }
 
     fn key(&self, user: UserRef<'_>) -> AttributeValue {

@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Template};
-use tokio::sync::OnceCell;
 use tracing::instrument;
 
-use super::aws::{AwsContext, classify};
+use super::aws::{AwsContext, LazyClient, classify};
 use crate::domain::email::Sender;
 use crate::ports::{DeliveryError, FailureKind, Mailer, OutgoingEmail};
 
@@ -24,8 +23,7 @@ const REJECTED: &[&str] = &[
 /// Sends code emails through SES v2. The client is built on the first send.
 #[derive(Debug)]
 pub struct SesMailer {
-    aws: Arc<AwsContext>,
-    client: OnceCell<Client>,
+    client: LazyClient<Client>,
     from: String,
     template: Option<String>,
     configuration_set: Option<String>,
@@ -40,8 +38,7 @@ impl SesMailer {
         configuration_set: Option<String>,
     ) -> Self {
         Self {
-            aws,
-            client: OnceCell::new(),
+            client: LazyClient::new(aws, Client::new),
             from: from.header_value(),
             template,
             configuration_set,
@@ -49,14 +46,12 @@ impl SesMailer {
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { Client::new(self.aws.sdk_config().await) })
-            .await
+        self.client.get().await
     }
 
     /// Whether the SES client has been built (for tests of laziness).
     pub fn is_initialized(&self) -> bool {
-        self.client.initialized()
+        self.client.is_initialized()
     }
 
     fn content(&self, email: &OutgoingEmail<'_>) -> Result<EmailContent, DeliveryError> {

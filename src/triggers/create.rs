@@ -1,19 +1,27 @@
 //! CreateAuthChallenge: issue (write, confirm, then send) or reuse a code, or refuse; a decoy for
 //! unknown users.
 //!
-//! With the attribute store every decision starts from a fresh read of the stored state; a read
-//! that fails or is slow fails the invocation closed (see `App::fresh`). A conditional store
-//! (DynamoDB) starts from "no live state" and decides again on what a refused write returns. When Cognito retries a Create that timed out it
-//! sends the same event again, whose `userAttributes` predate the first attempt's write; the fresh
-//! read lets the retry see the code already sent and reuse it instead of mailing a second one.
+//! Decisions are never made on the event's copy of the state. With the attribute store each starts
+//! from a fresh read; a read that fails or is slow fails the invocation closed (see `App::fresh`).
+//! A conditional store (DynamoDB) starts from "no live state" and decides again on what a refused
+//! write returns, which is the stored state at that moment. When Cognito retries a Create that
+//! timed out it sends the same event again, whose `userAttributes` predate the first attempt's
+//! write; either way the retry sees the code already sent and reuses it instead of mailing a
+//! second one.
 //!
 //! Order of I/O for a new code: the new state (code hash, send recorded) is written with a random
-//! tag, left to settle, and read back; the email goes out only if the tag is still ours. Of a burst
-//! of parallel sign-ins that all read the same state, only the last writer sends, so the send cap
-//! and the cooldown hold under bursts; the others answer with the winner's code. If the write
-//! fails, nothing is sent. If the send fails (or there is no time left for it), the previous state
-//! is written back, with one retry, so the next sign-in does not "reuse" a code nobody received
-//! and the failed send does not count against the limit.
+//! tag, and the email goes out only if that write is confirmed as the stored one: a conditional
+//! store says so in the same request; with attributes the write is left to settle and read back.
+//! Of a burst of parallel sign-ins only one writer sends, so the send cap and the cooldown hold
+//! under bursts; the others decide again on what the winner stored, which reuses its code. If the
+//! write fails, nothing is sent. If the send fails (or there is no time left for it), the previous
+//! state is written back (over our own write only, with a conditional store), with one retry, so
+//! the next sign-in does not "reuse" a code nobody received and the failed send does not count
+//! against the limit.
+//!
+//! Unknown users: with the attribute store a stateless decoy ([`decoy`]); with a conditional store
+//! the real path under a keyed name and a stand-in address, waiting as long as a send instead of
+//! sending, so their sends and attempts are counted like anyone's.
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsCreateAuthChallengeRequest as CreateRequest;
 use serde_json::{Map, Value, json};
