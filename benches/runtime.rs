@@ -224,7 +224,11 @@ async fn main() {
     let define = with_user(event_file("define/passwordless-start.json"));
     let create = with_user(event_file("create/passwordless-first-round.json"));
     let mut creates = Vec::new();
-    for (prefix, n) in [("cold", cold_runs), ("secret", cold_runs), ("table", cold_runs)] {
+    for (prefix, n) in [
+        ("cold", cold_runs),
+        ("secret", cold_runs),
+        ("table", cold_runs),
+    ] {
         for i in 0..n {
             let name = format!("{prefix}-{i}");
             add_user(&cognito, &pool_id, &name, &format!("{name}@example.org")).await;
@@ -283,12 +287,8 @@ async fn main() {
     table_env.push(("CHALLENGE_STORE".into(), "dynamodb".into()));
     table_env.push(("CHALLENGE_TABLE".into(), "bench-cold".into()));
     let table_create_event = |run: usize| creates[2 * cold_runs + run].clone();
-    let cold_table_create = cold(
-        &[(otp.clone(), &table_create_event)],
-        &table_env,
-        cold_runs,
-    )
-    .await[0];
+    let cold_table_create =
+        cold(&[(otp.clone(), &table_create_event)], &table_env, cold_runs).await[0];
 
     // What the two loopback calls cost on their own (warm SDK clients, from this process): the
     // attribute write and the SES send, plus Create's fresh read.

@@ -312,6 +312,14 @@ async fn unknown_users_get_a_decoy_and_no_aws_call(store: Store) {
         cognito_calls
     );
     assert!(outcomes(&lambda).iter().any(|(o, _)| o == "decoy"));
+    // Operators see decoys as decoys: every code the log calls sent was mailed.
+    let sent = |l: &Lambda| {
+        outcomes(l)
+            .iter()
+            .filter(|(o, _)| o == "challenge_issued" || o == "challenge_resent")
+            .count()
+    };
+    assert_eq!(sent(&lambda), w.emails().len());
     if store == Store::Table {
         // With a table the unknown name has state like a real user, under a keyed key: its
         // attempts were counted, so a new sign-in within the cooldown is refused exactly as a
@@ -336,6 +344,7 @@ async fn unknown_users_get_a_decoy_and_no_aws_call(store: Store) {
             format!("{real:?}").contains("Too many wrong codes"),
             "{real:?}"
         );
+        assert_eq!(sent(&lambda), w.emails().len());
     }
 }
 

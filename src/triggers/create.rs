@@ -150,9 +150,10 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                         ReuseReason::RetryRound => "retry_round",
                         ReuseReason::SendLimited => "send_limited",
                     };
-                    if !req.user_not_found {
-                        self.timings.record(Path::Reuse, started.elapsed());
+                    if req.user_not_found {
+                        return Ok(Outcome::new("decoy", None));
                     }
+                    self.timings.record(Path::Reuse, started.elapsed());
                     return Ok(Outcome::new("challenge_reused", Some(reason)));
                 }
                 CreateDecision::Issue(why) => why,
@@ -208,9 +209,12 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 return Err(e);
             }
             self.respond_with(event, &shown, issued.active(), after_resend, &ours);
-            if !req.user_not_found {
-                self.timings.record(Path::Issue, started.elapsed());
+            // Operators see a decoy as one (logs and the DecoyChallenge metric), never as a code
+            // sent; the client sees the same answer either way.
+            if req.user_not_found {
+                return Ok(Outcome::new("decoy", None));
             }
+            self.timings.record(Path::Issue, started.elapsed());
             let (name, reason) = match why {
                 IssueReason::Resend => ("challenge_resent", None),
                 IssueReason::NewSignIn => ("challenge_issued", Some("new_sign_in")),
@@ -356,7 +360,9 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             {
                 Ok(Ok(Stored::Written)) => return,
                 Ok(Ok(Stored::Conflict(_))) => {
-                    warn!("not restored after a failed send: a newer write replaced ours");
+                    // Our write did not land (a timed-out write that was never applied), or a
+                    // newer one replaced it: either way the stored state is not ours to undo.
+                    warn!("not restored after a failed send: the stored state is not our write");
                     return;
                 }
                 Ok(Err(e)) => e.kind.as_str(),
