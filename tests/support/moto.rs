@@ -243,6 +243,8 @@ struct Shared {
     secrets_requests: Arc<AtomicUsize>,
     dynamo_requests: Arc<Mutex<Vec<String>>>,
     table_throttled: Arc<std::sync::atomic::AtomicBool>,
+    /// Held while a DynamoDB request is forwarded to moto (see `serve`).
+    dynamo_serial: Arc<Mutex<()>>,
     ses_bodies: Arc<Mutex<Vec<String>>>,
     seen: Arc<(AtomicUsize, AtomicUsize)>,
 }
@@ -278,6 +280,7 @@ impl FaultServer {
             secrets_requests: Arc::new(AtomicUsize::new(0)),
             dynamo_requests: Arc::new(Mutex::new(Vec::new())),
             table_throttled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            dynamo_serial: Arc::new(Mutex::new(())),
             ses_bodies: Arc::new(Mutex::new(Vec::new())),
             seen: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
         };
@@ -420,6 +423,15 @@ fn serve(mut s: TcpStream, shared: &Shared) {
                 answer.len()
             );
         } else if let Some(upstream) = shared.upstream {
+            // DynamoDB applies a conditional write to an item atomically. moto's threaded server
+            // checks the condition and writes without a lock, so two parallel writes can both
+            // pass the same condition (seen in CI: 4 answers judged in a burst with
+            // MAX_ATTEMPTS=3). The proxy forwards DynamoDB requests one at a time, which gives
+            // moto the atomicity DynamoDB has.
+            let _one_at_a_time = shared
+                .dynamo_serial
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             forward(&mut s, upstream, &raw_head, &body);
         }
         return;
