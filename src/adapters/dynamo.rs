@@ -186,21 +186,17 @@ impl ChallengeStore for DynamoStore {
             // Only a store without versions hands these out; written as asked.
             Version::Unchecked => request,
         };
-        match request.send().await {
-            Ok(_) => {}
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+        if let Err(e) = request.send().await {
+            // Refused by the condition: the stored item came back with the refusal.
+            if let Some(UpdateItemError::ConditionalCheckFailedException(c)) = e.as_service_error()
             {
-                let UpdateItemError::ConditionalCheckFailedException(c) = e.err() else {
-                    unreachable!("matched above")
-                };
                 return match c.item() {
                     // Deleted between the condition and now (TTL): there is nothing to return.
                     None => Ok(Stored::Conflict(Snapshot::ABSENT)),
                     Some(item) => self.snapshot(item).map(Stored::Conflict),
                 };
             }
-            Err(e) => return Err(self.error(&e)),
+            return Err(self.error(&e));
         }
         if let Some(email) = write.verified_email {
             self.cognito.verify_email(write.user, email).await?;
