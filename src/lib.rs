@@ -8,13 +8,14 @@
 //!   ([`domain::policy`]).
 //! - [`ports`]: the two narrow things the domain needs from outside, a [`ports::Mailer`] and a
 //!   [`ports::ChallengeStore`], plus a [`ports::Clock`].
-//! - [`adapters`]: the only code that touches the AWS SDK (SES v2, Cognito), and the local stand-ins
-//!   used by `make demo` and `make replay`.
+//! - [`adapters`]: the only code that touches the AWS SDK (SES v2, Cognito, DynamoDB, Secrets
+//!   Manager), and the local stand-ins used by `make demo` and `make replay`.
 //! - [`triggers`]: the application layer. It reads a raw Cognito event, routes on `triggerSource`,
 //!   maps the event into domain terms, performs the I/O the domain asked for inside a time budget,
 //!   and writes the response back into the event.
 //! - [`config`]: the typed configuration, read once from the environment and validated.
 //! - [`telemetry`]: the per-invocation metrics, as CloudWatch Embedded Metric Format lines.
+//! - [`hex`]: the one hex codec for byte strings that travel as text.
 //!
 //! - [`simulator`]: Cognito's side of a sign-in, for the demo and tests (never used by the Lambda).
 //!
@@ -24,6 +25,7 @@ pub mod adapters;
 pub mod config;
 /// The pure core, a crate of its own (`crates/otp-domain`).
 pub use otp_domain as domain;
+pub mod hex;
 pub mod ports;
 pub mod runtime_init;
 pub mod simulator;

@@ -33,6 +33,7 @@ use super::cognito::CognitoStore;
 use crate::domain::code::CodeHasher;
 use crate::domain::policy::UserRef;
 use crate::domain::state::WRITE_TAG_LEN;
+use crate::hex;
 use crate::ports::{
     ChallengeStore, FailureKind, Snapshot, StateWrite, StoreError, Stored, Version,
 };
@@ -110,7 +111,7 @@ impl DynamoStore {
     /// The snapshot in an item, or a clear refusal for an item this function did not write.
     fn snapshot(&self, item: &HashMap<String, AttributeValue>) -> Result<Snapshot, StoreError> {
         let text = |name| item.get(name).and_then(|v| v.as_s().ok());
-        let version = text(VERSION_ATTRIBUTE).and_then(|v| unhex(v));
+        let version = text(VERSION_ATTRIBUTE).and_then(|v| hex::decode::<WRITE_TAG_LEN>(v));
         match (text(STATE_ATTRIBUTE), version) {
             (Some(st), Some(tag)) => Ok(Snapshot {
                 encoded: Some(st.clone()),
@@ -134,26 +135,12 @@ pub fn partition_key(keys: &CodeHasher, user: UserRef<'_>) -> String {
         "challenge-store",
         &format!("{}/{}", user.pool_id, user.username),
     );
-    let mut out = String::from("u1#");
-    for b in &digest[..16] {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("u1#{}", hex::encode(&digest[..16]))
 }
 
-fn unhex(s: &str) -> Option<[u8; WRITE_TAG_LEN]> {
-    if s.len() != 2 * WRITE_TAG_LEN || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; WRITE_TAG_LEN];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
-fn hex(tag: &[u8; WRITE_TAG_LEN]) -> String {
-    tag.iter().map(|b| format!("{b:02x}")).collect()
+/// A version (write tag) as stored in `v`.
+fn version_text(tag: &[u8; WRITE_TAG_LEN]) -> String {
+    hex::encode(tag)
 }
 
 impl ChallengeStore for DynamoStore {
@@ -172,7 +159,7 @@ impl ChallengeStore for DynamoStore {
             .expression_attribute_names("#v", VERSION_ATTRIBUTE)
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_values(":st", AttributeValue::S(write.encoded.to_owned()))
-            .expression_attribute_values(":v", AttributeValue::S(hex(&write.tag)))
+            .expression_attribute_values(":v", AttributeValue::S(version_text(&write.tag)))
             .expression_attribute_values(":ttl", AttributeValue::N(write.live_until.to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = match expected {
@@ -182,7 +169,7 @@ impl ChallengeStore for DynamoStore {
                 .expression_attribute_values(":now", AttributeValue::N(write.now.to_string())),
             Version::Tagged(tag) => request
                 .condition_expression("#v = :expected")
-                .expression_attribute_values(":expected", AttributeValue::S(hex(&tag))),
+                .expression_attribute_values(":expected", AttributeValue::S(version_text(&tag))),
             // Only a store without versions hands these out; written as asked.
             Version::Unchecked => request,
         };
@@ -256,7 +243,8 @@ mod tests {
     #[test]
     fn versions_round_trip_and_garbage_is_refused() {
         let tag = [0, 1, 0xab, 0xff, 9, 8, 7, 6];
-        assert_eq!(unhex(&hex(&tag)), Some(tag));
+        let unhex = hex::decode::<WRITE_TAG_LEN>;
+        assert_eq!(unhex(&version_text(&tag)), Some(tag));
         assert_eq!(unhex("00"), None);
         assert_eq!(unhex("zz01abff09080706"), None);
         assert_eq!(unhex("éé01abff090807"), None);

@@ -48,7 +48,7 @@ async fn main() -> Result<(), Error> {
     // A fresh random key per run: the demo has no secret to keep.
     let mut key = [0u8; 32];
     random::fill(&mut key);
-    let key: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let key = cognito_email_otp::hex::encode(&key);
 
     for flow in ["mfa", "passwordless"] {
         banner(&format!(

@@ -30,7 +30,7 @@ use tracing::warn;
 use super::decoy::{self, Path};
 use super::{
     App, Budget, CALL_CAP, MAX_CONFLICTS, MIN_SEND_TIME, Outcome, RESTORE_RESERVE, TriggerError,
-    Written, contended, decode, header, hex, new_tag, over_budget, request, resend_requested,
+    Written, contended, decode, header, new_tag, over_budget, request, resend_requested,
 };
 use crate::domain::code::new_nonce;
 use crate::domain::email::EmailAddress;
@@ -42,9 +42,9 @@ use crate::domain::policy::{
     self, CreateContext, CreateDecision, IssueReason, ReuseReason, UserRef,
 };
 use crate::domain::state::{ActiveCode, ChallengeState, WRITE_TAG_LEN};
+use crate::hex;
 use crate::ports::{
-    ChallengeStore, Clock, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot, StateWrite,
-    Stored, Version,
+    ChallengeStore, Clock, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot, Stored, Version,
 };
 
 /// Whether a failed write may nevertheless have been applied: a timeout or a lost answer may
@@ -341,18 +341,8 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         tag: [u8; WRITE_TAG_LEN],
         budget: &Budget,
     ) {
-        let mut state = policy::restore_after_failed_send(prior);
-        let restore_tag = new_tag();
-        state.write_tag = Some(restore_tag);
-        let encoded = state.encode();
-        let write = StateWrite {
-            user,
-            encoded: &encoded,
-            tag: restore_tag,
-            now: self.clock.now(),
-            live_until: policy::live_until(&self.config.limits, &state),
-            verified_email: None,
-        };
+        let stamped = self.stamp(policy::restore_after_failed_send(prior), new_tag());
+        let write = stamped.write(user, self.clock.now(), None);
         for attempt in 1..=2 {
             let reason = match budget
                 .run(CALL_CAP, self.store.write(&write, Version::Tagged(tag)))
@@ -388,7 +378,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             Some(t) => format!("{base}{LABEL_TIME_SEPARATOR}{t}"),
             None => base.to_owned(),
         };
-        let mut private = json!({ "nonce": hex(round.nonce) });
+        let mut private = json!({ "nonce": hex::encode(round.nonce) });
         if let Some(state) = round.state {
             private["state"] = Value::String(state.to_owned());
         }

@@ -133,8 +133,7 @@ pub(super) fn stand_in_address(
         "decoy-address",
         &format!("{pool_id}/{}", normalise(username)),
     );
-    let local: String = r[..8].iter().map(|b| format!("{b:02x}")).collect();
-    EmailAddress::parse(&format!("{local}@unknown.invalid"))
+    EmailAddress::parse(&format!("{}@unknown.invalid", crate::hex::encode(&r[..8])))
         .expect("hex digits at a fixed domain always parse")
 }
 

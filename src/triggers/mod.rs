@@ -29,6 +29,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::policy::{self, UserRef};
 use crate::domain::random;
 use crate::domain::state::{ChallengeState, WRITE_TAG_LEN};
+use crate::hex;
 use crate::ports::{
     ChallengeStore, Clock, KeySource, Mailer, Snapshot, StateWrite, Stored, Version,
 };
@@ -349,28 +350,20 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
     async fn write_tagged(
         &self,
         user: UserRef<'_>,
-        mut state: ChallengeState,
+        state: ChallengeState,
         verified_email: Option<&EmailAddress>,
         expected: Version,
         tag: [u8; WRITE_TAG_LEN],
         budget: &Budget,
     ) -> Result<Written, TriggerError> {
-        state.write_tag = Some(tag);
-        let encoded = state.encode();
-        let write = StateWrite {
-            user,
-            encoded: &encoded,
-            tag,
-            now: self.clock.now(),
-            live_until: policy::live_until(&self.config.limits, &state),
-            verified_email,
-        };
+        let stamped = self.stamp(state, tag);
+        let write = stamped.write(user, self.clock.now(), verified_email);
         let stored = budget
             .run(CALL_CAP, self.store.write(&write, expected))
             .await
             .unwrap_or_else(|_| Err(over_budget::store()))?;
         let ours = Snapshot {
-            encoded: Some(encoded),
+            encoded: Some(stamped.encoded),
             version: Version::Tagged(tag),
         };
         if S::CONDITIONAL {
@@ -387,6 +380,16 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         })
     }
 
+    /// `state` stamped with `tag`, its new version, and encoded, with its `live_until`.
+    fn stamp(&self, mut state: ChallengeState, tag: [u8; WRITE_TAG_LEN]) -> Stamped {
+        state.write_tag = Some(tag);
+        Stamped {
+            encoded: state.encode(),
+            tag,
+            live_until: policy::live_until(&self.config.limits, &state),
+        }
+    }
+
     /// A keyed hash of pool and username: stable per user, meaningless without the key, and not
     /// the username itself, which may be an email address.
     fn user_reference(&self, event: &Value) -> Option<String> {
@@ -396,7 +399,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             .config
             .reference
             .keyed_reference("log-user", &format!("{pool}/{name}"));
-        Some(hex(&digest[..8]))
+        Some(hex::encode(&digest[..8]))
     }
 }
 
@@ -479,25 +482,35 @@ fn contended() -> TriggerError {
     })
 }
 
+/// A state ready to write: encoded, with its version tag and `live_until`.
+struct Stamped {
+    encoded: String,
+    tag: [u8; WRITE_TAG_LEN],
+    live_until: u32,
+}
+
+impl Stamped {
+    /// The write of this state for `user` at `now`.
+    fn write<'a>(
+        &'a self,
+        user: UserRef<'a>,
+        now: u32,
+        verified_email: Option<&'a EmailAddress>,
+    ) -> StateWrite<'a> {
+        StateWrite {
+            user,
+            encoded: &self.encoded,
+            tag: self.tag,
+            now,
+            live_until: self.live_until,
+            verified_email,
+        }
+    }
+}
+
 /// The decoded state of a snapshot (`None` when absent or unreadable).
 fn decode(snapshot: &Snapshot) -> Option<ChallengeState> {
     snapshot.encoded.as_deref().and_then(ChallengeState::decode)
-}
-
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
 
 /// Caps an outside string for logs and messages, on a character boundary.
@@ -532,17 +545,6 @@ mod over_budget {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_round_trips_and_rejects_garbage() {
-        let b = [0u8, 1, 0xab, 0xff];
-        assert_eq!(hex(&b), "0001abff");
-        assert_eq!(unhex::<4>("0001abff"), Some(b));
-        assert_eq!(unhex::<4>("0001abf"), None);
-        assert_eq!(unhex::<4>("0001abfg"), None);
-        assert_eq!(unhex::<2>("ééé"), None);
-        assert_eq!(unhex::<2>("é0"), None);
-    }
 
     #[test]
     fn short_cuts_on_a_character_boundary() {

@@ -29,11 +29,12 @@ use serde_json::{Map, Value, json};
 use super::decoy::{self, Path};
 use super::{
     App, Budget, MAX_CONFLICTS, Outcome, TriggerError, Written, decode, header, new_tag, request,
-    resend_requested, unhex,
+    resend_requested,
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::policy::{self, VerifyInput, VerifyOutcome};
 use crate::domain::state::ChallengeState;
+use crate::hex;
 use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, Snapshot, Version};
 
 impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
@@ -95,7 +96,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         let round_nonce = req
             .private_challenge_parameters
             .get("nonce")
-            .and_then(|n| unhex(n));
+            .and_then(|n| hex::decode(n));
         let answer = req.challenge_answer.as_ref().and_then(Value::as_str);
         let resend = resend_requested(&req.client_metadata);
         let destination = email.as_ref().map(|e| hasher.destination_tag(e));
