@@ -4,14 +4,18 @@
 # one target directory and the AWS SDK is compiled once. The arm64 deploy artifact uses `dist`.
 
 CARGO ?= cargo
-PIP ?= python3 -m pip
+# The project's Python tools (moto server, cargo-lambda, the emulator, pytest) live in .local/venv,
+# never in the system Python (PEP 668), and come first on every recipe's PATH.
+VENV := .local/venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Infra tools live in their own virtualenvs (checkov and the SAM CLI pin conflicting dependencies).
 TOOLS := .local/tools
 SAM_ENV := $(TOOLS)/aws-sam-cli/bin
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help demo test bench load mutants tools infra-tools replay build build-local deploy validate lint fmt clean
+.PHONY: help demo test stack-test up down web web-tools bench load mutants tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,8 +23,26 @@ help: ## list the targets
 demo: ## whole sign-ins of both flows, locally, with no AWS account
 	$(CARGO) run --release --quiet --bin demo
 
-test: tools ## unit, event, trigger and moto-backed AWS tests
+test: tools ## unit, event, trigger and moto-backed AWS tests, then the local-stack tests
 	$(CARGO) test --release --workspace
+	$(MAKE) --no-print-directory stack-test
+
+stack-test: tools web ## the template deployed into the emulator, per store: boto3, pycognito SRP, amazon-cognito-identity-js, the page in headless Chromium
+	$(CARGO) build --release --bin cognito-email-otp
+	scripts/stack-test.sh
+
+up: tools web ## the whole stack on 127.0.0.1: the emulator, infra/template.yaml deployed into it, the sign-in page (CHALLENGE_STORE=dynamodb for the table)
+	$(CARGO) build --release --bin cognito-email-otp
+	$(PY) scripts/stack.py up
+
+down: ## stop what make up started
+	@test -x $(PY) && $(PY) scripts/stack.py down || true
+
+web: web-tools ## build the sign-in page, examples/web/dist (esbuild)
+	cd examples/web && npm run --silent build
+
+web-tools: ## Node.js, npm and Chromium (installed from the distribution's packages when root), then the page's npm packages
+	@scripts/web-tools.sh
 
 bench: tools ## benchmarks: criterion on the pure paths, then cold start, warm cost, memory and size as one table (BENCH_JSON=file also writes JSON)
 	$(CARGO) build --release --example floor
@@ -42,9 +64,8 @@ mutants: ## mutation testing of the pure domain (code, policy, flow, state) with
 		cat .local/mutants/mutants.out/missed.txt; exit 1; fi
 	@echo "mutants: none survived"
 
-tools: ## install moto server and cargo-lambda from PyPI if they are missing
-	@command -v moto_server >/dev/null 2>&1 && command -v cargo-lambda >/dev/null 2>&1 \
-		|| $(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+tools: ## the Python tools (moto server, cargo-lambda, the emulator, pytest) into .local/venv, from PyPI
+	@scripts/venv.sh $(VENV) requirements-dev.txt
 
 replay: tools ## replay every file in events/ through the binary over the Lambda Runtime API
 	scripts/replay.sh
@@ -64,10 +85,8 @@ deploy: build infra-tools ## sam deploy of infra/template.yaml (guided the first
 	fi
 
 infra-tools: ## the SAM CLI (with cfn-lint) and checkov, each in a virtualenv under .local/tools
-	@test -x $(SAM_ENV)/sam || { python3 -m venv $(TOOLS)/aws-sam-cli && \
-		$(SAM_ENV)/pip install --quiet --disable-pip-version-check -r infra/requirements.txt; }
-	@test -x $(CHECKOV) || { python3 -m venv $(TOOLS)/checkov && \
-		$(TOOLS)/checkov/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt; }
+	@scripts/venv.sh $(TOOLS)/aws-sam-cli infra/requirements.txt
+	@scripts/venv.sh $(TOOLS)/checkov infra/requirements-checkov.txt
 
 validate: infra-tools ## check the template offline: cfn-lint, sam validate --lint, checkov, graph and structure
 	$(SAM_ENV)/cfn-lint infra/template.yaml

@@ -157,7 +157,7 @@ def main(path):
         (sorted(client["ExplicitAuthFlows"]) == ["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], "client flows CUSTOM_AUTH + REFRESH only"),
         (client["PreventUserExistenceErrors"] == "ENABLED", "PreventUserExistenceErrors ENABLED"),
         ("custom:authChallenge" not in client["ReadAttributes"] + client["WriteAttributes"], "challenge attribute not readable or writable by clients"),
-        (fn["Runtime"] == "provided.al2023" and fn["Architectures"] == ["arm64"] and fn["Timeout"] <= 5, "provided.al2023, arm64, timeout <= 5 s"),
+        (fn["Runtime"] == "provided.al2023" and fn["Architectures"] == [{"Ref": "Architecture"}] and template["Parameters"]["Architecture"]["Default"] == "arm64" and fn["Timeout"] <= 5, "provided.al2023, arm64 by default, timeout <= 5 s"),
         (perm["Principal"] == "cognito-idp.amazonaws.com" and perm["SourceArn"] == {"Fn::GetAtt": ["UserPool", "Arn"]}, "invoke permission scoped to the pool"),
         ("GenerateSecretString" in res["CodeHmacKey"]["Properties"], "HMAC key generated at deploy"),
         (env.get("CODE_HMAC_KEY_SECRET_ARN") == {"Ref": "CodeHmacKey"} and "CODE_HMAC_KEY" not in env

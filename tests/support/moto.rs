@@ -50,16 +50,25 @@ pub fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16,
 }
 
 impl Moto {
-    /// Starts `moto_server` (or `$MOTO_SERVER`) on a free loopback port and waits until it answers.
+    /// Starts `moto_server` on a free loopback port and waits until it answers: `$MOTO_SERVER`,
+    /// else the project's own `.local/venv` (where `make tools` installs it, so a plain
+    /// `cargo test` finds it too), else the PATH.
     pub fn start() -> Self {
-        let bin = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let local = concat!(env!("CARGO_MANIFEST_DIR"), "/.local/venv/bin/moto_server");
+        let bin = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
+            if std::path::Path::new(local).is_file() {
+                local.into()
+            } else {
+                "moto_server".into()
+            }
+        });
         let port = free_port();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin} (pip install 'moto[server]'): {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {bin} (make tools installs it): {e}"));
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let moto = Self {
             child,

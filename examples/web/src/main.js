@@ -1,0 +1,306 @@
+// The example sign-in page: email, optional password, then a one-time code from the email.
+// It calls the user pool with amazon-cognito-identity-js, as a browser app would:
+//   passwordless: InitiateAuth CUSTOM_AUTH (USERNAME only)          -> CUSTOM_CHALLENGE
+//   mfa:          InitiateAuth CUSTOM_AUTH + SRP_A, PASSWORD_VERIFIER -> CUSTOM_CHALLENGE
+//   then RespondToAuthChallenge with the code (or ClientMetadata action=resend) until tokens.
+import {
+  AuthenticationDetails,
+  CognitoUser,
+  CognitoUserPool,
+} from 'amazon-cognito-identity-js';
+
+// The triggers' fixed error texts (docs/operations.md). Cognito wraps them differently (AWS:
+// "CreateAuthChallenge failed with error <text>"; the emulator: "...'errorMessage': '<text>'"),
+// so the page looks for the text itself and shows only that.
+const TRIGGER_TEXTS = [
+  'Too many codes were requested. Please wait a while before trying again.',
+  'Too many wrong codes. Please wait a minute, then sign in again for a new code.',
+  'We could not send your code. Please try again in a minute.',
+  'We could not complete your sign-in. Please try again in a minute.',
+  'This account has no email address for sign-in codes.',
+  'The sign-in request could not be processed. Please try again.',
+];
+
+const MSG = {
+  wrongCode: "That code isn't right. Check the email and try again.",
+  expired: 'This code has expired. Use Resend to get a new one.',
+  tooMany: 'Too many wrong codes. Sign in again to get a new code.',
+  wrongPassword: 'That email and password do not match. Check them and try again.',
+  network: 'Could not reach the sign-in service. Check your connection and try again.',
+  noConfig: 'This page could not load its configuration (config.json).',
+};
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  title: $('title'), status: $('status'), error: $('error'),
+  startForm: $('start-form'), email: $('email'), password: $('password'), startSubmit: $('start-submit'),
+  codeForm: $('code-form'), sentTo: $('sent-to'), code: $('code'), expiry: $('expiry'),
+  codeSubmit: $('code-submit'), resend: $('resend'), restart: $('restart'),
+  done: $('done'), who: $('who'), signOut: $('sign-out'),
+};
+
+// Tokens stay in this object only: identity-js would otherwise cache them in localStorage,
+// and an example should not leave sessions behind in the browser.
+const memory = new Map();
+const storage = {
+  setItem: (k, v) => memory.set(k, v),
+  getItem: (k) => memory.get(k) ?? null,
+  removeItem: (k) => memory.delete(k),
+  clear: () => memory.clear(),
+};
+
+let config;      // from ./config.json
+let pool;        // CognitoUserPool
+let user;        // the CognitoUser of the sign-in in progress (it holds the Session)
+let challenge;   // the current CUSTOM_CHALLENGE parameters
+let cooldownEnd = 0; // ms: Resend stays disabled until then
+let expiredShown = false; // the expired message is shown once per code
+let busy = false;
+
+// ---- small view helpers ----
+
+function say(text) { el.status.textContent = text; }
+function alertText(text) { el.error.textContent = text; }
+function clearMessages() { say(''); alertText(''); }
+
+function show(step) {
+  el.startForm.hidden = step !== 'start';
+  el.codeForm.hidden = step !== 'code';
+  el.done.hidden = step !== 'done';
+  el.title.textContent = step === 'done' ? 'Signed in' : 'Sign in';
+  // Signed in, the card already shows the email: the status line is for screen readers only.
+  el.status.classList.toggle('sr-only', step === 'done');
+}
+
+function setBusy(on) {
+  busy = on;
+  el.startSubmit.disabled = on || !pool;
+  el.codeSubmit.disabled = on;
+  el.restart.disabled = on;
+  tick(); // the Resend button depends on `busy` too
+}
+
+const mmss = (s) => `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+
+// Once a second: the code's remaining validity and the Resend cooldown. expiresAt is the
+// server's clock; a client clock that is off by a few seconds shifts the countdown as much.
+function tick() {
+  if (!challenge) return;
+  const left = Number(challenge.expiresAt) - Math.floor(Date.now() / 1000);
+  if (left > 0) {
+    el.expiry.textContent = `Code valid for ${mmss(left)}`;
+  } else if (!expiredShown) {
+    expiredShown = true;
+    el.expiry.textContent = 'Code expired';
+    alertText(MSG.expired);
+  }
+  const wait = Math.ceil((cooldownEnd - Date.now()) / 1000);
+  el.resend.disabled = busy || wait > 0;
+  el.resend.textContent = wait > 0 ? `Resend in ${wait} s` : 'Resend code';
+}
+setInterval(tick, 1000);
+
+// ---- identity-js, promisified ----
+
+// Every call ends in one callback; turn that into a promise of {challenge} or {session},
+// rejecting with the error. Challenges this pool does not use (a new password, SMS or TOTP)
+// are refused here rather than left to identity-js, which would throw calling a missing callback.
+function call(start) {
+  return new Promise((resolve, reject) => {
+    const unsupported = () => reject(new Error('This account needs a sign-in step this page does not support.'));
+    start({
+      onSuccess: (session) => resolve({ session }),
+      onFailure: reject,
+      customChallenge: (params) => resolve({ challenge: params }),
+      newPasswordRequired: unsupported, mfaRequired: unsupported, totpRequired: unsupported,
+      selectMFAType: unsupported, mfaSetup: unsupported,
+    });
+  });
+}
+
+function triggerText(err) {
+  const message = String(err && err.message);
+  return TRIGGER_TEXTS.find((t) => message.includes(t));
+}
+
+// ---- the steps ----
+
+function startOver(errorText) {
+  user = undefined;
+  challenge = undefined;
+  el.code.value = '';
+  el.password.value = '';
+  show('start');
+  say('');
+  alertText(errorText || '');
+  el.email.focus();
+}
+
+function enterCodeStep(params) {
+  challenge = params;
+  expiredShown = false;
+  const length = Number(params.codeLength) || 6;
+  el.code.maxLength = length;
+  el.code.pattern = `[0-9]{${length}}`;
+  el.code.value = '';
+  el.sentTo.textContent = `We sent a ${length}-digit code to ${params.destination}.`;
+  cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
+  show('code');
+  tick();
+  el.code.focus();
+}
+
+function signedIn(session) {
+  // The ID token's payload, decoded and not verified: enough to greet the user. A server that
+  // acts on the token must verify it (signature, issuer, audience, expiry).
+  const claims = session.getIdToken().decodePayload();
+  user = undefined;
+  challenge = undefined;
+  el.who.textContent = claims.email;
+  show('done');
+  clearMessages();
+  say(`Signed in as ${claims.email}.`);
+  el.title.focus();
+}
+
+// An error anywhere: a trigger's own text, a wrong password (the password step), too many
+// wrong codes (the code step), or the service's message. Everything but a network error ends
+// the sign-in: the Cognito session does not survive a failed call.
+function failed(err, step) {
+  const text = triggerText(err);
+  if (!text && err && err.message === 'Network error') {
+    alertText(MSG.network);
+    return;
+  }
+  if (text) return startOver(text);
+  const code = err && err.code;
+  if (step === 'password' && (code === 'NotAuthorizedException' || code === 'UserNotFoundException')) {
+    return startOver(MSG.wrongPassword);
+  }
+  if (code === 'NotAuthorizedException') return startOver(MSG.tooMany);
+  startOver(`Sign-in failed: ${(err && err.message) || err}`);
+}
+
+async function onStart(event) {
+  event.preventDefault();
+  if (busy) return;
+  const email = el.email.value.trim();
+  const password = el.password.value;
+  if (!el.email.checkValidity() || !email) {
+    alertText('Enter your email address.');
+    el.email.focus();
+    return;
+  }
+  clearMessages();
+  say(password ? 'Checking your password…' : 'Sending your code…');
+  setBusy(true);
+  user = new CognitoUser({ Username: email, Pool: pool, Storage: storage });
+  user.setAuthenticationFlowType('CUSTOM_AUTH');
+  try {
+    // With a password: SRP first (the password is never sent), then the code. Without: the code.
+    const details = new AuthenticationDetails({ Username: email, Password: password || undefined });
+    const result = await call((cb) => (password ? user.authenticateUser(details, cb) : user.initiateAuth(details, cb)));
+    el.password.value = '';
+    if (result.session) return signedIn(result.session);
+    say('');
+    enterCodeStep(result.challenge);
+  } catch (err) {
+    say('');
+    failed(err, password ? 'password' : 'start');
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function onCode(event) {
+  event.preventDefault();
+  if (busy || !user) return;
+  el.code.value = el.code.value.replace(/\s+/g, ''); // spaces from a paste
+  const code = el.code.value;
+  if (!el.code.checkValidity() || !code) {
+    alertText(`Enter the ${el.code.maxLength}-digit code from the email.`);
+    el.code.focus();
+    return;
+  }
+  clearMessages();
+  say('Checking the code…');
+  setBusy(true);
+  try {
+    const before = challenge.expiresAt;
+    const expired = Number(before) <= Date.now() / 1000;
+    const result = await call((cb) => user.sendCustomChallengeAnswer(code, cb));
+    if (result.session) return signedIn(result.session);
+    // Refused, and Cognito asked again. A new expiresAt means the old code had expired and a
+    // new one was mailed; otherwise the code was wrong and the same one is still valid.
+    challenge = result.challenge;
+    el.code.value = '';
+    say('');
+    if (challenge.expiresAt !== before) {
+      alertText('This code has expired. We sent a new code; check your email.');
+      cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
+      expiredShown = false;
+    } else {
+      alertText(expired ? MSG.expired : MSG.wrongCode);
+      expiredShown = expired;
+    }
+    tick();
+    el.code.focus();
+  } catch (err) {
+    say('');
+    failed(err, 'code');
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function onResend() {
+  if (busy || !user) return;
+  clearMessages();
+  say('Requesting a new code…');
+  setBusy(true);
+  try {
+    const before = challenge.expiresAt;
+    // ClientMetadata action=resend: the answer is neither checked nor counted.
+    const result = await call((cb) => user.sendCustomChallengeAnswer('resend', cb, { action: 'resend' }));
+    if (result.session) return signedIn(result.session); // not expected; handled anyway
+    challenge = result.challenge;
+    if (challenge.expiresAt !== before) expiredShown = false;
+    // The cooldown restarts either way: without a new email we cannot know how much of the
+    // server's cooldown is left, and waiting a little too long is harmless.
+    cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
+    say(challenge.expiresAt !== before
+      ? `A new code was sent to ${challenge.destination}.`
+      : 'Your current code is still valid, so no new email was sent. Check your inbox.');
+    tick();
+    el.code.focus();
+  } catch (err) {
+    say('');
+    failed(err, 'code');
+  } finally {
+    setBusy(false);
+  }
+}
+
+function onSignOut() {
+  memory.clear();
+  el.email.value = '';
+  startOver();
+  say('Signed out.');
+}
+
+el.startForm.addEventListener('submit', onStart);
+el.codeForm.addEventListener('submit', onCode);
+el.resend.addEventListener('click', onResend);
+el.restart.addEventListener('click', () => startOver());
+el.signOut.addEventListener('click', onSignOut);
+
+// The pool and client come from the local stack's config.json (served by scripts/web_serve.py).
+fetch('./config.json', { cache: 'no-store' })
+  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+  .then((c) => {
+    config = c;
+    pool = new CognitoUserPool({ UserPoolId: c.UserPoolId, ClientId: c.UserPoolClientId, endpoint: c.Endpoint, Storage: storage });
+    setBusy(false);
+    el.email.focus();
+  })
+  .catch(() => alertText(MSG.noConfig));

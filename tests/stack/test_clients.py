@@ -1,0 +1,242 @@
+"""Real clients against infra/template.yaml deployed into the emulator (scripts/stack.py up):
+boto3 for passwordless sign-in and sign-up, pycognito's AWSSRP for the mfa flow. Codes are read
+from the emulator's mailbox. Each test is one user's story; where the emulator differs from
+Cognito the test says so (docs/local-stack.md).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import PASSWORD, wait_out_cooldown
+from pycognito.aws_srp import AWSSRP
+
+MAX_ATTEMPTS = 3  # the template's default
+
+
+def start_passwordless(stack, idp, email: str) -> dict:
+    return idp.initiate_auth(
+        AuthFlow="CUSTOM_AUTH", ClientId=stack["UserPoolClientId"], AuthParameters={"USERNAME": email}
+    )
+
+
+def answer(stack, idp, challenge: dict, email: str, code: str, metadata: dict | None = None) -> dict:
+    return idp.respond_to_auth_challenge(
+        ClientId=stack["UserPoolClientId"],
+        ChallengeName="CUSTOM_CHALLENGE",
+        Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": challenge["ChallengeParameters"].get("USERNAME", email), "ANSWER": code},
+        ClientMetadata=metadata or {},
+    )
+
+
+def wrong(code: str) -> str:
+    """A code of the same length that is not `code`."""
+    return "".join(str((int(c) + 1) % 10) for c in code)
+
+
+def claims(token: str) -> dict:
+    import base64
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def error_code(e: ClientError) -> str:
+    return e.response["Error"]["Code"]
+
+
+def test_passwordless_a_wrong_answer_then_the_right_one(stack, idp, mailbox, user):
+    first = start_passwordless(stack, idp, user)
+    params = first["ChallengeParameters"]
+    assert first["ChallengeName"] == "CUSTOM_CHALLENGE"
+    assert params["destination"] == f"{user[0]}***@e***.test"
+    assert params["codeLength"] == "6"
+    assert len(mailbox.to(user)) == 1
+    code = mailbox.code(user)
+    assert code not in json.dumps(first), "the code must exist only in the email"
+
+    again = answer(stack, idp, first, user, wrong(code))
+    assert again["ChallengeName"] == "CUSTOM_CHALLENGE" and "AuthenticationResult" not in again
+    # The same code, still: no second email for a typo.
+    assert again["ChallengeParameters"]["expiresAt"] == params["expiresAt"]
+    assert len(mailbox.to(user)) == 1
+
+    done = answer(stack, idp, again, user, code)
+    tokens = done["AuthenticationResult"]
+    assert claims(tokens["IdToken"])["email"] == user
+
+
+def test_max_attempts_wrong_answers_end_the_sign_in_and_lock_the_code(stack, idp, mailbox, user):
+    challenge = start_passwordless(stack, idp, user)
+    code = mailbox.code(user)
+    for n in range(1, MAX_ATTEMPTS):
+        challenge = answer(stack, idp, challenge, user, wrong(code))
+        assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE", f"round {n + 1} still offered"
+    with pytest.raises(ClientError) as refused:
+        answer(stack, idp, challenge, user, wrong(code))
+    assert error_code(refused.value) == "NotAuthorizedException"
+    # A new sign-in within the cooldown gets the lockout brake, not the exhausted code again.
+    with pytest.raises(ClientError) as locked:
+        start_passwordless(stack, idp, user)
+    assert "Too many wrong codes" in str(locked.value)
+    assert len(mailbox.to(user)) == 1, "no email for a locked code"
+
+
+def test_resend_keeps_the_code_in_the_cooldown_then_mails_a_new_one(stack, idp, mailbox, user):
+    challenge = start_passwordless(stack, idp, user)
+    sent_at = time.time()
+    first_code = mailbox.code(user)
+
+    kept = answer(stack, idp, challenge, user, "resend", {"action": "resend"})
+    assert kept["ChallengeName"] == "CUSTOM_CHALLENGE"
+    assert kept["ChallengeParameters"]["expiresAt"] == challenge["ChallengeParameters"]["expiresAt"]
+    assert len(mailbox.to(user)) == 1, "a resend within the cooldown sends nothing"
+
+    wait_out_cooldown(stack, sent_at)
+    resent = answer(stack, idp, kept, user, "resend", {"action": "resend"})
+    assert len(mailbox.to(user)) == 2, "a resend after the cooldown mails a new code"
+    new_code = mailbox.code(user)
+    assert new_code != first_code
+    assert int(resent["ChallengeParameters"]["expiresAt"]) > int(challenge["ChallengeParameters"]["expiresAt"])
+
+    # The replaced code no longer works; the new one does. Neither resend counted as an attempt.
+    after_old = answer(stack, idp, resent, user, first_code)
+    assert "AuthenticationResult" not in after_old
+    done = answer(stack, idp, after_old, user, new_code)
+    assert "AuthenticationResult" in done
+
+
+def test_sign_up_through_pre_sign_up_then_the_first_code_verifies_the_email(stack, idp, mailbox):
+    email = f"new-{secrets.token_hex(6)}@example.test"
+    idp.sign_up(
+        ClientId=stack["UserPoolClientId"],
+        Username=email,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    made = idp.admin_get_user(UserPoolId=stack["UserPoolId"], Username=email)
+    attrs = {a["Name"]: a["Value"] for a in made["UserAttributes"]}
+    assert made["UserStatus"] == "CONFIRMED", "PreSignUp auto-confirms (SIGNUP_AUTO_CONFIRM=true)"
+    assert attrs.get("email_verified", "false") == "false", "nothing has proven the address yet"
+    assert mailbox.to(email) == [], "sign-up itself sends no code"
+
+    challenge = start_passwordless(stack, idp, email)
+    done = answer(stack, idp, challenge, email, mailbox.code(email))
+    assert claims(done["AuthenticationResult"]["IdToken"])["email"] == email
+    after = idp.admin_get_user(UserPoolId=stack["UserPoolId"], Username=email)
+    assert {a["Name"]: a["Value"] for a in after["UserAttributes"]}["email_verified"] == "true"
+
+
+def srp_start(stack, idp, email: str, password: str):
+    srp = AWSSRP(username=email, password=password, pool_id=stack["UserPoolId"], client_id=stack["UserPoolClientId"], client=idp)
+    start = idp.initiate_auth(
+        AuthFlow="CUSTOM_AUTH",
+        ClientId=stack["UserPoolClientId"],
+        AuthParameters={"USERNAME": email, "CHALLENGE_NAME": "SRP_A", **srp.get_auth_params()},
+    )
+    assert start["ChallengeName"] == "PASSWORD_VERIFIER"
+    return srp, start
+
+
+def test_mfa_the_right_password_then_the_code(stack, idp, mailbox, user):
+    srp, start = srp_start(stack, idp, user, PASSWORD)
+    assert mailbox.to(user) == [], "no code before the password is proven"
+    challenge = idp.respond_to_auth_challenge(
+        ClientId=stack["UserPoolClientId"],
+        ChallengeName="PASSWORD_VERIFIER",
+        Session=start.get("Session"),
+        ChallengeResponses=srp.process_challenge(start["ChallengeParameters"], {"USERNAME": user}),
+    )
+    assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE"
+    assert "AuthenticationResult" not in challenge, "the password alone never signs in"
+    code = mailbox.code(user)
+    # With the emulator's round cap raised (docs/local-stack.md), a typo still leaves a retry.
+    again = answer(stack, idp, challenge, user, wrong(code))
+    assert again["ChallengeName"] == "CUSTOM_CHALLENGE"
+    done = answer(stack, idp, again, user, code)
+    assert claims(done["AuthenticationResult"]["IdToken"])["email"] == user
+
+
+def test_mfa_a_wrong_password_sends_nothing(stack, idp, mailbox, user):
+    srp, start = srp_start(stack, idp, user, "Not-The-Password-1")
+    with pytest.raises(ClientError) as refused:
+        idp.respond_to_auth_challenge(
+            ClientId=stack["UserPoolClientId"],
+            ChallengeName="PASSWORD_VERIFIER",
+            Session=start.get("Session"),
+            ChallengeResponses=srp.process_challenge(start["ChallengeParameters"], {"USERNAME": user}),
+        )
+    assert error_code(refused.value) == "NotAuthorizedException"
+    assert mailbox.to(user) == []
+
+
+def test_the_function_log_holds_no_code_address_or_username(stack, idp, logs, mailbox, user):
+    challenge = start_passwordless(stack, idp, user)
+    code = mailbox.code(user)
+    answer(stack, idp, answer(stack, idp, challenge, user, wrong(code)), user, code)
+    group = f"/aws/lambda/{stack['FunctionName']}"
+    deadline = time.time() + 10
+    lines: list[str] = []
+    while time.time() < deadline:
+        lines = [e["message"] for e in logs.filter_log_events(logGroupName=group).get("events", [])]
+        if any("answer_accepted" in line or "AnswerAccepted" in line for line in lines):
+            break
+        time.sleep(0.3)
+    assert lines, f"the function wrote nothing to {group}"
+    assert any("challenge_issued" in line for line in lines), "the log should record the issue"
+    text = "\n".join(lines)
+    for secret in (code, wrong(code), user, user.split("@")[0]):
+        assert secret not in text, "a code, an answer, an address or a username reached the log"
+
+
+# Where the emulator is not Cognito. Each test pins one documented difference, so a new emulator
+# version that changes it fails here and docs/local-stack.md gets updated.
+
+
+def test_emulator_difference_unknown_user_is_refused_before_the_triggers(stack, idp):
+    """Cognito (PreventUserExistenceErrors=ENABLED) runs the triggers with userNotFound=true and
+    the function answers with a decoy challenge; the emulator refuses at once, and by name."""
+    with pytest.raises(ClientError) as refused:
+        start_passwordless(stack, idp, f"nobody-{secrets.token_hex(4)}@example.test")
+    assert error_code(refused.value) == "UserNotFoundException"
+
+
+def test_emulator_difference_trigger_errors_are_wrapped_as_invalid_lambda_response(stack, idp, mailbox, user):
+    """Cognito: UserLambdaValidationException "CreateAuthChallenge failed with error <text>"."""
+    challenge = start_passwordless(stack, idp, user)
+    code = mailbox.code(user)
+    for _ in range(MAX_ATTEMPTS - 1):
+        challenge = answer(stack, idp, challenge, user, wrong(code))
+    with pytest.raises(ClientError):
+        answer(stack, idp, challenge, user, wrong(code))
+    with pytest.raises(ClientError) as locked:
+        start_passwordless(stack, idp, user)
+    assert error_code(locked.value) == "InvalidLambdaResponseException"
+    assert "CodeLocked" in str(locked.value)
+
+
+def test_the_state_lives_in_the_store_the_stack_chose(stack, idp, mailbox, user):
+    """ChallengeStore=attribute keeps the hashed state in custom:authChallenge; dynamodb in the
+    template's table, under a keyed hash, with nothing of the user's in clear."""
+    import boto3
+
+    challenge = start_passwordless(stack, idp, user)
+    code = mailbox.code(user)
+    attrs = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=stack["UserPoolId"], Username=user)["UserAttributes"]}
+    if stack["ChallengeStore"] == "attribute":
+        assert attrs.get("custom:authChallenge"), "the attribute holds the state"
+        assert code not in attrs["custom:authChallenge"]
+    else:
+        assert "custom:authChallenge" not in attrs, "with the table, nothing is written to the user"
+        table = boto3.resource("dynamodb", endpoint_url=stack["Endpoint"], region_name=stack["Region"],
+                               aws_access_key_id="test", aws_secret_access_key="test").Table(stack["ChallengeTableName"])
+        items = table.scan()["Items"]
+        assert any(i["pk"].startswith("u1#") for i in items)
+        dump = json.dumps(items, default=str)
+        assert code not in dump and user not in dump and user.split("@")[0] not in dump
+    answer(stack, idp, challenge, user, code)
