@@ -453,6 +453,31 @@ fn checked_emf(line: &str) -> Value {
     doc
 }
 
+/// The EMF documents an app writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<String>>>);
+
+impl Captured {
+    fn sink(&self) -> MetricsSink {
+        let lines = self.0.clone();
+        MetricsSink::to(move |l| lines.lock().unwrap().push(l.to_owned()))
+    }
+
+    /// Every document so far, each checked against the EMF shape.
+    fn docs(&self) -> Vec<Value> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| checked_emf(l))
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap().join("\n")
+    }
+}
+
 /// A mailer that always fails, as SES does when it throttles.
 struct FailingMailer;
 
@@ -700,6 +725,48 @@ async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
     );
 }
 
+/// `Duration` is the invocation's own time in milliseconds: a Create whose store answers each
+/// call after 400 ms (read, write, read-back, plus the 100 ms settle) reports at least 1,300 ms,
+/// and no more than the whole sign-in took around it. A unit slip (seconds, microseconds, or a
+/// remainder) lands outside those bounds.
+#[tokio::test]
+async fn the_duration_metric_is_the_invocations_time_in_milliseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let metrics = Captured::default();
+    let slow = std::time::Duration::from_millis(400);
+    let app = app_on(
+        dir.path(),
+        SlowStore {
+            inner: store_file(dir.path()),
+            read: slow,
+            write: slow,
+        },
+        &clock,
+    )
+    .with_metrics(metrics.sink());
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let started = std::time::Instant::now();
+    let (_, step) = sim.initiate_auth(USER, false).await.unwrap();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    assert!(matches!(step, Step::CustomChallenge(_)), "{step:?}");
+    let docs = metrics.docs();
+    let create = docs
+        .iter()
+        .find(|d| {
+            d["Trigger"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("CreateAuthChallenge"))
+        })
+        .expect("a Create document");
+    let ms = create["Duration"].as_f64().unwrap();
+    assert!(
+        (1300.0..=elapsed_ms).contains(&ms),
+        "Create's Duration {ms} ms, the sign-in around it {elapsed_ms:.1} ms"
+    );
+}
+
 /// A decoy keeps its `expiresAt` across the rounds of one sign-in, even when a wrong answer comes
 /// after the cooldown (a real reused code does); a resend after the cooldown moves it (a real
 /// resend mails a new code), one within the cooldown does not.
@@ -751,8 +818,7 @@ async fn metrics_count_what_happened() {
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink_lines = lines.clone();
+    let metrics = Captured::default();
     let app = local_app(
         dir.path(),
         support::config(&[
@@ -762,9 +828,7 @@ async fn metrics_count_what_happened() {
         ]),
         &clock,
     )
-    .with_metrics(MetricsSink::to(move |l| {
-        sink_lines.lock().unwrap().push(l.to_owned())
-    }));
+    .with_metrics(metrics.sink());
     let sim = CognitoSim::local(&app, &store, POOL);
     // A wrong answer, a resend after the cooldown, the right answer; a third sign-in with its
     // right answer; a fourth, send-limited; an unknown user.
@@ -790,12 +854,7 @@ async fn metrics_count_what_happened() {
     );
     assert!(sim.initiate_auth(USER, false).await.is_err());
     sim.initiate_auth("nobody", false).await.unwrap();
-    let docs: Vec<Value> = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|l| checked_emf(l))
-        .collect();
+    let docs = metrics.docs();
     let total = |name: &str| docs.iter().map(|d| d[name].as_u64().unwrap()).sum::<u64>();
     let emails = app.mailer().messages().unwrap().len() as u64;
     assert_eq!(total("CodeSent"), emails);
@@ -822,7 +881,7 @@ async fn metrics_count_what_happened() {
             .all(|d| d["Flow"] == "passwordless" && d["Duration"].is_f64())
     );
     // Nothing personal or secret in any document.
-    let all = lines.lock().unwrap().join("\n");
+    let all = metrics.text();
     for secret in [USER, "maria.rossi", support::KEY, &code] {
         assert!(!all.contains(secret), "{secret}");
     }

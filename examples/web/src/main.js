@@ -181,6 +181,19 @@ function failed(err, step) {
   startOver(`Sign-in failed: ${(err && err.message) || err}`);
 }
 
+// Runs one call to the pool with the page busy; any error goes to failed() as that step's.
+async function guarded(step, work) {
+  setBusy(true);
+  try {
+    await work();
+  } catch (err) {
+    say('');
+    failed(err, step);
+  } finally {
+    setBusy(false);
+  }
+}
+
 async function onStart(event) {
   event.preventDefault();
   if (busy) return;
@@ -193,10 +206,9 @@ async function onStart(event) {
   }
   clearMessages();
   say(password ? 'Checking your password…' : 'Sending your code…');
-  setBusy(true);
   user = new CognitoUser({ Username: email, Pool: pool, Storage: storage });
   user.setAuthenticationFlowType('CUSTOM_AUTH');
-  try {
+  await guarded(password ? 'password' : 'start', async () => {
     // With a password: SRP first (the password is never sent), then the code. Without: the code.
     const details = new AuthenticationDetails({ Username: email, Password: password || undefined });
     const result = await call((cb) => (password ? user.authenticateUser(details, cb) : user.initiateAuth(details, cb)));
@@ -204,12 +216,7 @@ async function onStart(event) {
     if (result.session) return signedIn(result.session);
     say('');
     enterCodeStep(result.challenge);
-  } catch (err) {
-    say('');
-    failed(err, password ? 'password' : 'start');
-  } finally {
-    setBusy(false);
-  }
+  });
 }
 
 async function onCode(event) {
@@ -224,8 +231,7 @@ async function onCode(event) {
   }
   clearMessages();
   say('Checking the code…');
-  setBusy(true);
-  try {
+  await guarded('code', async () => {
     const before = challenge.expiresAt;
     const expired = Number(before) <= Date.now() / 1000;
     const result = await call((cb) => user.sendCustomChallengeAnswer(code, cb));
@@ -245,20 +251,14 @@ async function onCode(event) {
     }
     tick();
     el.code.focus();
-  } catch (err) {
-    say('');
-    failed(err, 'code');
-  } finally {
-    setBusy(false);
-  }
+  });
 }
 
 async function onResend() {
   if (busy || !user) return;
   clearMessages();
   say('Requesting a new code…');
-  setBusy(true);
-  try {
+  await guarded('code', async () => {
     const before = challenge.expiresAt;
     // ClientMetadata action=resend: the answer is neither checked nor counted.
     const result = await call((cb) => user.sendCustomChallengeAnswer('resend', cb, { action: 'resend' }));
@@ -273,12 +273,7 @@ async function onResend() {
       : 'Your current code is still valid, so no new email was sent. Check your inbox.');
     tick();
     el.code.focus();
-  } catch (err) {
-    say('');
-    failed(err, 'code');
-  } finally {
-    setBusy(false);
-  }
+  });
 }
 
 function onSignOut() {
