@@ -15,7 +15,7 @@ SAM_ENV := $(TOOLS)/aws-sam-cli/bin
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help demo test stack-test up down web web-tools bench load mutants mutants-triggers tools infra-tools replay build build-local deploy validate lint fmt clean
+.PHONY: help demo test stack-test up down web web-tools browser-tools bench load mutants mutants-triggers tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ test: tools ## unit, event, trigger and moto-backed AWS tests, then the local-st
 	$(CARGO) test --release --workspace
 	$(MAKE) --no-print-directory stack-test
 
-stack-test: tools web ## the template deployed into the emulator, per store: boto3, pycognito SRP, amazon-cognito-identity-js, the page in headless Chromium
+stack-test: tools web browser-tools ## the template deployed into the emulator, per store: boto3, pycognito SRP, amazon-cognito-identity-js, the page in headless Chromium
 	$(CARGO) build --release --bin cognito-email-otp
 	scripts/stack-test.sh
 
@@ -41,8 +41,11 @@ down: ## stop what make up started
 web: web-tools ## build the sign-in page, examples/web/dist (esbuild)
 	cd examples/web && npm run --silent build
 
-web-tools: ## Node.js, npm and Chromium (installed from the distribution's packages when root), then the page's npm packages
+web-tools: ## Node.js and npm (installed from the distribution's packages when root), then the page's npm packages
 	@scripts/web-tools.sh
+
+browser-tools: ## Chromium for the page's tests (installed from the distribution's packages when root)
+	@scripts/web-tools.sh --browser
 
 bench: tools ## benchmarks: criterion on the pure paths, then cold start, warm cost, memory and size as one table (BENCH_JSON=file also writes JSON)
 	$(CARGO) build --release --example floor

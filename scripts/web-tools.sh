@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Node.js with npm, and Chromium, for the sign-in page and its tests; then the page's npm packages.
+# scripts/web-tools.sh [--browser]: Node.js with npm for the sign-in page (and, with --browser,
+# Chromium for its tests); then the page's npm packages.
 #
 # As root (CI), what is missing comes from the distribution's packages (Debian: nodejs, npm,
 # chromium). Otherwise it stops with one line saying what to install. CHROMIUM names another
@@ -10,7 +11,7 @@ chromium=${CHROMIUM:-/usr/bin/chromium}
 missing=()
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-[ -x "$chromium" ] || missing+=(chromium)
+if [ "${1:-}" = --browser ] && [ ! -x "$chromium" ]; then missing+=(chromium); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "web-tools: installing the distribution's ${missing[*]}"
@@ -19,6 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "web-tools: the page's tests need ${missing[*]}; install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}), or set CHROMIUM to a Chromium binary" >&2
     exit 1
   fi
+fi
+if [ "${1:-}" = --browser ] && [ ! -x "$chromium" ]; then
+  echo "web-tools: no Chromium at $chromium; set CHROMIUM to a Chromium binary" >&2
+  exit 1
 fi
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 18 ]; then

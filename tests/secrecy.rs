@@ -105,7 +105,53 @@ async fn the_code_appears_only_in_the_email() {
         }
         codes.push(code);
     }
+    // An unknown name, for a second user reference.
+    let known_lines = String::from_utf8(logs.0.lock().unwrap().clone())
+        .unwrap()
+        .lines()
+        .count();
+    let clock = TestClock::at(NOW);
+    let app = local_app(
+        dir.path(),
+        support::config(&[("AUTH_FLOW", "passwordless")]),
+        &clock,
+    );
+    CognitoSim::local(&app, &store, POOL)
+        .initiate_auth("nobody@example.net", false)
+        .await
+        .unwrap();
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    // Each invocation's line names its user by a keyed reference: 16 hex digits, the same for
+    // every invocation of one user, another for another name, and never the name itself.
+    let lines: Vec<&str> = logged.lines().collect();
+    let references = |lines: &[&str]| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l.to_string().contains("\"outcome\""))
+            .map(|l| {
+                let fields = l.get("fields").unwrap_or(&l);
+                fields["user"]
+                    .as_str()
+                    .expect("a user reference")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let all = references(&lines);
+    let unknown = references(&lines[known_lines..]);
+    let known = &all[..all.len() - unknown.len()];
+    assert!(known.len() >= 10 && unknown.len() >= 2, "{all:?}");
+    assert!(
+        all.iter()
+            .all(|r| r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{all:?}"
+    );
+    assert!(known.iter().all(|r| r == &known[0]), "{all:?}");
+    assert!(
+        unknown.iter().all(|r| r == &unknown[0] && r != &known[0]),
+        "{all:?}"
+    );
     let stored = std::fs::read_to_string(dir.path().join("users.json")).unwrap();
     assert!(
         logged.contains("\"outcome\":\"answer_accepted\""),
