@@ -725,6 +725,35 @@ async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
     );
 }
 
+/// A sign-in that Define ends after `MAX_ATTEMPTS` wrong answers counts once in `SignInFailed`,
+/// and each wrong answer in `AnswerRejected`.
+#[tokio::test]
+async fn a_failed_sign_in_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let metrics = Captured::default();
+    let app = local_app(
+        dir.path(),
+        support::config(&[("AUTH_FLOW", "passwordless")]),
+        &clock,
+    )
+    .with_metrics(metrics.sink());
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let wrong = wrong_code(&last_code(&app));
+    for _ in 0..2 {
+        let step = sim.respond_custom(&mut s, &wrong, &[]).await;
+        assert!(matches!(step, Ok(Step::CustomChallenge(_))), "{step:?}");
+    }
+    assert!(sim.respond_custom(&mut s, &wrong, &[]).await.is_err());
+    let docs = metrics.docs();
+    let total = |name: &str| docs.iter().map(|d| d[name].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(total("SignInFailed"), 1);
+    assert_eq!(total("AnswerRejected"), 3);
+    assert_eq!(total("AnswerAccepted"), 0);
+}
+
 /// `Duration` is the invocation's own time in milliseconds: a Create whose store answers each
 /// call after 400 ms (read, write, read-back, plus the 100 ms settle) reports at least 1,300 ms,
 /// and no more than the whole sign-in took around it. A unit slip (seconds, microseconds, or a
