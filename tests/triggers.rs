@@ -882,7 +882,10 @@ async fn metrics_count_what_happened() {
         Ok(Step::Tokens)
     );
     assert!(sim.initiate_auth(USER, false).await.is_err());
-    sim.initiate_auth("nobody", false).await.unwrap();
+    // The unknown user answers once: two decoy challenges (one per round), and the decoy's
+    // Verify counts as neither a challenge nor an answer.
+    let (mut s, _) = sim.initiate_auth("nobody", false).await.unwrap();
+    sim.respond_custom(&mut s, "123456", &[]).await.unwrap();
     let docs = metrics.docs();
     let total = |name: &str| docs.iter().map(|d| d[name].as_u64().unwrap()).sum::<u64>();
     let emails = app.mailer().messages().unwrap().len() as u64;
@@ -900,7 +903,7 @@ async fn metrics_count_what_happened() {
     );
     assert_eq!(total("AnswerAccepted"), 2);
     assert_eq!(total("SendLimited"), 1);
-    assert_eq!(total("DecoyChallenge"), 1);
+    assert_eq!(total("DecoyChallenge"), 2);
     assert_eq!(
         total("SignInFailed") + total("DeliveryError") + total("StoreError"),
         0
