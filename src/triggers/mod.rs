@@ -553,6 +553,15 @@ mod tests {
         assert_eq!(short("abc"), "abc");
     }
 
+    /// Write tags are how a write learns that another one replaced it: two writers must never
+    /// hold the same tag. 10,000 draws of 64 bits are all distinct (a collision by chance has
+    /// odds of about 1 in 3.7e11).
+    #[test]
+    fn write_tags_are_fresh_random_values() {
+        let tags: std::collections::HashSet<_> = (0..10_000).map(|_| new_tag()).collect();
+        assert_eq!(tags.len(), 10_000);
+    }
+
     #[tokio::test]
     async fn the_budget_cuts_a_stalled_call() {
         let b = Budget::starting_now(Duration::from_millis(50));
