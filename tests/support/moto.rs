@@ -62,27 +62,47 @@ impl Moto {
                 "moto_server".into()
             }
         });
-        let port = free_port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin} (make tools installs it): {e}"));
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let moto = Self {
-            child,
-            endpoint: format!("http://{addr}"),
-            addr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if matches!(http(addr, "GET", "/moto-api/data.json"), Ok((200, _))) {
-                return moto;
+        // A port from free_port() can be taken by another test's listener before moto binds it;
+        // moto then exits at once. Such a start is retried on another port, twice at most.
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("moto-{}-{port}.log", std::process::id()));
+            let stderr = std::fs::File::create(&log).expect("a log file for moto");
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {bin} (make tools installs it): {e}"));
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let said = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: String = said.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+                    exits.push(format!("port {port}: {status}: {tail}"));
+                    break;
+                }
+                if matches!(http(addr, "GET", "/moto-api/data.json"), Ok((200, _))) {
+                    let _ = std::fs::remove_file(&log);
+                    return Self {
+                        child,
+                        endpoint: format!("http://{addr}"),
+                        addr,
+                    };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!(
+                        "moto server did not answer on {addr} within 60 s (its log: {})",
+                        log.display()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("moto server did not start on {addr}");
+        panic!("moto server exited at start three times: {exits:?}");
     }
 
     /// The emails moto's SES has accepted, as moto records them (source, destinations, subject, body).
