@@ -1033,3 +1033,267 @@ fn arb_json() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+/// What another writer stores just before one of our writes lands, given what is stored.
+type Rival = Box<dyn FnMut(Option<ChallengeState>) -> ChallengeState + Send>;
+
+/// An in-memory conditional store (like the DynamoDB table): a write lands only if the stored
+/// version is the expected one, otherwise it is refused with what is stored. For the next
+/// `rival_writes` writes of ours, a rival writer gets in first.
+struct CasStore {
+    cell: Mutex<Snapshot>,
+    writes: std::sync::atomic::AtomicUsize,
+    rival: Mutex<(usize, Rival)>,
+}
+
+impl CasStore {
+    fn new() -> Self {
+        Self {
+            cell: Mutex::new(Snapshot::ABSENT),
+            writes: Default::default(),
+            rival: Mutex::new((0, Box::new(|s| s.unwrap_or_default()))),
+        }
+    }
+
+    /// For the next `times` writes, `rival` writes first.
+    fn rival(&self, times: usize, rival: Rival) {
+        *self.rival.lock().unwrap() = (times, rival);
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+}
+
+impl ChallengeStore for CasStore {
+    const CONDITIONAL: bool = true;
+
+    async fn write(&self, write: &StateWrite<'_>, expected: Version) -> Result<Stored, StoreError> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst);
+        // Ends a mutant's endless retry loop instead of hanging the test.
+        if n > 100 {
+            return Err(StoreError {
+                kind: FailureKind::Unavailable,
+                detail: "runaway writer".into(),
+            });
+        }
+        let mut cell = self.cell.lock().unwrap();
+        let mut rival = self.rival.lock().unwrap();
+        if rival.0 > 0 {
+            rival.0 -= 1;
+            let mut theirs = (rival.1)(cell.encoded.as_deref().and_then(ChallengeState::decode));
+            let mut tag = [0xC0; WRITE_TAG_LEN];
+            tag[4..].copy_from_slice(&(n as u32).to_be_bytes());
+            theirs.write_tag = Some(tag);
+            *cell = Snapshot {
+                encoded: Some(theirs.encode()),
+                version: Version::Tagged(tag),
+            };
+        }
+        if cell.version != expected {
+            return Ok(Stored::Conflict(cell.clone()));
+        }
+        *cell = Snapshot {
+            encoded: Some(write.encoded.to_owned()),
+            version: Version::Tagged(write.tag),
+        };
+        Ok(Stored::Written)
+    }
+
+    async fn read(&self, _: UserRef<'_>) -> Result<Snapshot, StoreError> {
+        Ok(self.cell.lock().unwrap().clone())
+    }
+}
+
+/// On a conditional store, an answer whose write is refused because a parallel wrong answer got
+/// in first is judged again on what is stored now: the right code is still accepted, with the
+/// parallel attempt counted.
+#[tokio::test]
+async fn a_refused_conditional_write_is_judged_again_on_the_stored_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = app_on(dir.path(), CasStore::new(), &clock);
+    let sim = CognitoSim::local(&app, &users, POOL);
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(app.store().writes(), 1);
+    app.store().rival(
+        1,
+        Box::new(|s| {
+            let mut s = s.unwrap();
+            s.active.as_mut().unwrap().attempts += 1;
+            s
+        }),
+    );
+    let step = sim.respond_custom(&mut s, &last_code_of(&app), &[]).await;
+    assert_eq!(step, Ok(Step::Tokens));
+    assert_eq!(app.store().writes(), 3, "refused once, then written");
+    let stored = app
+        .store()
+        .read(UserRef {
+            pool_id: POOL,
+            username: USER,
+        })
+        .await
+        .unwrap();
+    let state = ChallengeState::decode(stored.encoded.as_deref().unwrap()).unwrap();
+    assert!(state.active.is_none(), "the accepted code is consumed");
+}
+
+/// Writers that keep getting in first make Verify give up after `MAX_CONFLICTS` + 1 refused
+/// writes (failing closed: the right answer is not accepted), not loop for ever; and Create give
+/// up the same way, having sent nothing.
+#[tokio::test]
+async fn endless_conflicts_end_after_max_conflicts_and_fail_closed() {
+    use cognito_email_otp::triggers::MAX_CONFLICTS;
+    let dir = tempfile::tempdir().unwrap();
+    let users = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = app_on(dir.path(), CasStore::new(), &clock);
+    let sim = CognitoSim::local(&app, &users, POOL);
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    // Each rival stores the same state again under its own tag (a parallel answer that leaves
+    // the code usable), so every judgement is "right" and every write of it refused.
+    app.store()
+        .rival(MAX_CONFLICTS + 1, Box::new(|s| s.unwrap()));
+    let step = sim.respond_custom(&mut s, &last_code_of(&app), &[]).await;
+    assert!(
+        matches!(step, Ok(Step::CustomChallenge(_))),
+        "contended: not accepted, {step:?}"
+    );
+    // 1 Create + (MAX_CONFLICTS + 1) refused Verify writes + the next round's Create, whose
+    // first write is refused and which then reuses the stored code.
+    assert_eq!(app.store().writes(), 1 + (MAX_CONFLICTS + 1) + 1);
+    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+
+    // Create: every rival clears the active code, so each decision is to issue again.
+    let dir = tempfile::tempdir().unwrap();
+    let users = seed(dir.path());
+    let app = app_on(dir.path(), CasStore::new(), &clock);
+    app.store().rival(
+        MAX_CONFLICTS + 1,
+        Box::new(|s| ChallengeState {
+            active: None,
+            ..s.unwrap_or_default()
+        }),
+    );
+    let result = CognitoSim::local(&app, &users, POOL)
+        .initiate_auth(USER, false)
+        .await;
+    assert!(result.is_err(), "contended Create fails: {result:?}");
+    assert_eq!(app.store().writes(), MAX_CONFLICTS + 1);
+    assert!(app.mailer().messages().unwrap().is_empty(), "nothing sent");
+}
+
+/// A store whose write returns at a fixed point of the invocation's budget, leaving less than
+/// the 300 ms a send needs.
+struct LateStore {
+    inner: LocalUserStore,
+    started: Mutex<Option<std::time::Instant>>,
+    write_done_at: std::time::Duration,
+}
+
+impl ChallengeStore for LateStore {
+    const CONDITIONAL: bool = false;
+
+    async fn write(&self, write: &StateWrite<'_>, expected: Version) -> Result<Stored, StoreError> {
+        let started = self.started.lock().unwrap().expect("read first");
+        tokio::time::sleep_until((started + self.write_done_at).into()).await;
+        self.inner.write(write, expected).await
+    }
+
+    async fn read(&self, user: UserRef<'_>) -> Result<Snapshot, StoreError> {
+        self.started
+            .lock()
+            .unwrap()
+            .get_or_insert_with(std::time::Instant::now);
+        self.inner.read(user).await
+    }
+}
+
+/// With under 300 ms of the budget left after the write, Create does not start a send it cannot
+/// finish: it fails (the user tries again) and nothing is mailed.
+#[tokio::test]
+async fn too_little_time_left_to_send_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = app_on(
+        dir.path(),
+        LateStore {
+            inner: store_file(dir.path()),
+            started: Mutex::new(None),
+            // 4,000 ms budget: the write returns at 3,850 ms, leaving about 150 ms.
+            write_done_at: std::time::Duration::from_millis(3_850),
+        },
+        &clock,
+    )
+    .with_settle(std::time::Duration::ZERO);
+    let result = CognitoSim::local(&app, &users, POOL)
+        .initiate_auth(USER, false)
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    assert!(app.mailer().messages().unwrap().is_empty());
+}
+
+/// Decoys wait as long as the real judged answers measured in this process: right ones and
+/// wrong ones both feed the sample. With a 350 ms settle, every judged answer takes at least
+/// 350 ms, above the fallback range (130-260 ms) used before there are enough.
+#[tokio::test]
+async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
+    const SETTLE_MS: u64 = 350;
+    async fn decoy_verify_ms(app: &LocalApp<'_>, users: &LocalUserStore) -> u128 {
+        let sim = CognitoSim::local(app, users, POOL);
+        let (mut s, _) = sim
+            .initiate_auth("nobody@example.net", false)
+            .await
+            .unwrap();
+        let t = std::time::Instant::now();
+        let _ = sim.respond_custom(&mut s, "123456", &[]).await;
+        t.elapsed().as_millis()
+    }
+    for judged_right in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let users = seed(dir.path());
+        for i in 0..8 {
+            users
+                .put_user(
+                    POOL,
+                    &format!("user{i}@example.org"),
+                    [("email".to_owned(), format!("user{i}@example.org"))].into(),
+                )
+                .unwrap();
+        }
+        let clock = TestClock::at(NOW);
+        let app = local_app(
+            dir.path(),
+            support::config(&[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "10")]),
+            &clock,
+        )
+        .with_settle(std::time::Duration::from_millis(SETTLE_MS));
+        let sim = CognitoSim::local(&app, &users, POOL);
+        if judged_right {
+            for i in 0..8 {
+                let (mut s, _) = sim
+                    .initiate_auth(&format!("user{i}@example.org"), false)
+                    .await
+                    .unwrap();
+                let step = sim.respond_custom(&mut s, &last_code(&app), &[]).await;
+                assert_eq!(step, Ok(Step::Tokens));
+            }
+        } else {
+            let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+            let wrong = wrong_code(&last_code(&app));
+            for _ in 0..8 {
+                let step = sim.respond_custom(&mut s, &wrong, &[]).await;
+                assert!(matches!(step, Ok(Step::CustomChallenge(_))), "{step:?}");
+            }
+        }
+        let waited = decoy_verify_ms(&app, &users).await;
+        assert!(
+            waited >= u128::from(SETTLE_MS),
+            "judged {}: a decoy's answer took {waited} ms",
+            if judged_right { "right" } else { "wrong" }
+        );
+    }
+}

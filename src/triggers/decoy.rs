@@ -214,4 +214,62 @@ mod tests {
         }
         assert_eq!(t.0.lock().unwrap()[Path::Judge.index()].len(), KEEP);
     }
+
+    /// A delay is one of the recorded durations, any of them, and never a read past the end of
+    /// the sample (a panic in the decoy would be an answer no real user gets).
+    #[test]
+    fn a_sampled_delay_is_any_recorded_one_and_only_those() {
+        let t = PathTimings::default();
+        let recorded: Vec<u64> = (1..=ENOUGH as u64).map(|i| 100 + i).collect();
+        for ms in &recorded {
+            t.record(Path::Send, Duration::from_millis(*ms));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..2_000 {
+            let d = t.draw(Path::Send).as_millis() as u64;
+            assert!(recorded.contains(&d), "{d} was never recorded");
+            seen.insert(d);
+        }
+        assert_eq!(
+            seen.len(),
+            recorded.len(),
+            "every sample is drawn: {seen:?}"
+        );
+    }
+
+    /// A cooldown of 0 or 1 second is a one-second grid: the issue time is the current second,
+    /// whatever the name's phase; and at any step it is never later than now nor a step before.
+    #[test]
+    fn the_issue_time_is_never_in_the_future() {
+        let k = key();
+        let now = 1_767_225_600;
+        for i in 0..50 {
+            let name = format!("user{i}@example.org");
+            for cooldown in [0, 1] {
+                assert_eq!(issue_time(&k, "pool", &name, now, cooldown), now, "{name}");
+            }
+            for step in [2, 30, 3_600, 86_400] {
+                let t = issue_time(&k, "pool", &name, now, step);
+                assert!(t <= now && now - t < step, "{name} {step}: {t}");
+            }
+        }
+    }
+
+    /// The placeholder for a username that is not an address has letters like a masked address:
+    /// lower-case a to z, spread over the alphabet.
+    #[test]
+    fn placeholders_are_lower_case_letters_spread_over_the_alphabet() {
+        let k = key();
+        let mut firsts = std::collections::BTreeSet::new();
+        for i in 0..300 {
+            let p = destination(&k, "pool", &format!("user-{i}"));
+            let a = p.chars().next().unwrap();
+            let b = p.split('@').nth(1).and_then(|d| d.chars().next()).unwrap();
+            for c in [a, b] {
+                assert!(c.is_ascii_lowercase(), "{p}");
+            }
+            firsts.insert(a);
+        }
+        assert!(firsts.len() >= 20, "letters over the alphabet: {firsts:?}");
+    }
 }

@@ -144,6 +144,40 @@ mod tests {
         );
     }
 
+    /// Operators search logs and build alarms on these names: each error has its own, fixed one.
+    #[test]
+    fn each_error_has_its_own_outcome_name() {
+        let detail = || "x".to_owned();
+        let all = [
+            (
+                TriggerError::UnsupportedTrigger(detail()),
+                "unsupported_trigger",
+            ),
+            (TriggerError::InvalidEvent(detail()), "invalid_event"),
+            (TriggerError::NoEmail, "no_email"),
+            (TriggerError::SendLimited, "send_limited"),
+            (TriggerError::Locked, "code_locked"),
+            (TriggerError::SignUpNotAllowed, "signup_refused"),
+            (
+                TriggerError::Delivery(DeliveryError {
+                    kind: FailureKind::Throttled,
+                    detail: detail(),
+                }),
+                "delivery_error",
+            ),
+            (
+                TriggerError::Store(StoreError {
+                    kind: FailureKind::Timeout,
+                    detail: detail(),
+                }),
+                "store_error",
+            ),
+        ];
+        for (e, name) in &all {
+            assert_eq!(e.outcome(), *name);
+        }
+    }
+
     #[test]
     fn serde_errors_lose_quoted_values() {
         let e = serde_json::from_str::<bool>("\"maria.rossi@example.org\"").unwrap_err();
