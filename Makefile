@@ -59,6 +59,7 @@ mutants: ## mutation testing of the pure domain (code, policy, flow, state) with
 	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants@27.1.0
 	@# A timeout (a mutant that makes the tests hang, such as an endless code-generation loop)
 	@# counts as caught; a survivor listed in missed.txt fails the target.
+	@mkdir -p .local
 	-$(CARGO) mutants --package otp-domain --test-package otp-domain --profile mutants \
 		--output .local/mutants --no-shuffle
 	@test -s .local/mutants/mutants.out/outcomes.json || { echo "mutants: cargo-mutants did not run"; exit 1; }
@@ -69,6 +70,7 @@ mutants: ## mutation testing of the pure domain (code, policy, flow, state) with
 
 mutants-triggers: ## mutation testing of src/triggers/*.rs (about 140 mutants, an hour on 2 cores; not in CI); fails on a survivor
 	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants@27.1.0
+	@mkdir -p .local
 	-$(CARGO) mutants --config .cargo/mutants-triggers.toml --package cognito-email-otp \
 		--test-package cognito-email-otp --profile mutants --output .local/mutants-triggers --no-shuffle
 	@test -s .local/mutants-triggers/mutants.out/outcomes.json || { echo "mutants: cargo-mutants did not run"; exit 1; }

@@ -84,6 +84,9 @@ def parameters() -> dict[str, str]:
         # With `both`, recovery by the mailbox would bypass mfa's password; the template's Rule
         # only forces this for `mfa`, and the local stack follows the stricter choice.
         "AccountRecovery": "admin_only",
+        # The email names the app and links to the page served here (passwordless sign-ins).
+        "AppName": "Acme Local",
+        "SignInLinkUrl": f"http://127.0.0.1:{WEB_PORT}/",
     }
 
 

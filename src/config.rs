@@ -10,6 +10,8 @@ use std::fmt;
 use crate::domain::code::{CodeHasher, CodeLength};
 use crate::domain::email::Sender;
 use crate::domain::flow::AuthFlow;
+use crate::domain::locale::{self, Locale};
+use crate::domain::message::{AppName, LinkBase, bundled_locales};
 use crate::domain::policy::Limits;
 
 /// The minimum length of `CODE_HMAC_KEY` and `REFERENCE_KEY`, in characters.
@@ -76,8 +78,17 @@ pub struct Config {
     pub store: StoreChoice,
     /// `EMAIL_SUBJECT`.
     pub email_subject: Option<String>,
-    /// `SES_TEMPLATE`.
-    pub ses_template: Option<String>,
+    /// `APP_NAME`: shown in the subject and body.
+    pub app_name: Option<AppName>,
+    /// `EMAIL_DEFAULT_LOCALE` (default `en`): the language for users whose `locale` matches none
+    /// on offer.
+    pub default_locale: Locale,
+    /// `EMAIL_CODE_IN_SUBJECT` (default false).
+    pub code_in_subject: bool,
+    /// `SES_TEMPLATE` and `SES_TEMPLATE_LOCALES`.
+    pub ses_template: Option<SesTemplate>,
+    /// `SIGN_IN_LINK_URL`: the page a one-click link opens (passwordless sign-ins only).
+    pub sign_in_link: Option<LinkBase>,
     /// `SES_CONFIGURATION_SET`.
     pub ses_configuration_set: Option<String>,
     /// `SIGNUP_AUTO_CONFIRM`.
@@ -88,6 +99,36 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `METRICS_POOL_ID_DIMENSION`: add the user pool ID as a metric dimension.
     pub metrics_pool_dimension: bool,
+}
+
+/// `SES_TEMPLATE`: a stored SES template, or one per locale when the name holds `{locale}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SesTemplate {
+    /// The name, possibly with `{locale}` in it (`otp-{locale}`).
+    pub pattern: String,
+    /// `SES_TEMPLATE_LOCALES` (default: the bundled locales): the locales there is a template
+    /// for, which the user's `locale` is resolved against like the bundled messages.
+    pub locales: Vec<Locale>,
+}
+
+impl SesTemplate {
+    /// The template for a user whose `locale` attribute is `requested`, and the locale it is for.
+    pub fn for_user<'a>(
+        &'a self,
+        requested: Option<&str>,
+        default: &'a Locale,
+    ) -> (String, &'a Locale) {
+        let locale = locale::resolve(requested, &self.locales, default);
+        (self.pattern.replace("{locale}", locale.as_str()), locale)
+    }
+}
+
+/// Whether `name` is a valid SES template name: 1 to 64 letters, digits, `_` or `-`.
+fn valid_template_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The default `METRICS_NAMESPACE`.
@@ -316,7 +357,73 @@ impl Config {
                 "must be one line of at most 200 characters".into(),
             );
         }
-        let ses_template = r.get("SES_TEMPLATE");
+        let app_name = r.get("APP_NAME").and_then(|v| {
+            AppName::parse(&v).or_else(|| {
+                r.fail(
+                    "APP_NAME",
+                    format!(
+                        "must be one line of at most {} characters",
+                        AppName::MAX_CHARS
+                    ),
+                );
+                None
+            })
+        });
+        let code_in_subject = r.bool("EMAIL_CODE_IN_SUBJECT", false);
+        let template_locales = r.get("SES_TEMPLATE_LOCALES").map(|v| {
+            let parsed: Vec<Option<Locale>> = v.split(',').map(Locale::parse).collect();
+            if parsed.is_empty() || parsed.iter().any(Option::is_none) {
+                r.fail("SES_TEMPLATE_LOCALES", format!("{v:?} is not accepted; use a comma-separated list of language tags, e.g. en,de,pt-BR"));
+            }
+            parsed.into_iter().flatten().collect::<Vec<_>>()
+        });
+        let ses_template = match (r.get("SES_TEMPLATE"), template_locales) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                r.fail(
+                    "SES_TEMPLATE_LOCALES",
+                    "is set without SES_TEMPLATE; set SES_TEMPLATE=name-{locale} too, or unset it"
+                        .into(),
+                );
+                None
+            }
+            (Some(pattern), locales) => {
+                let locales = locales.unwrap_or_else(|| bundled_locales().to_vec());
+                if locales
+                    .iter()
+                    .any(|l| !valid_template_name(&pattern.replace("{locale}", l.as_str())))
+                {
+                    r.fail("SES_TEMPLATE", format!("{pattern:?} is not accepted; use an SES template name (1 to 64 letters, digits, _ or -), optionally with {{locale}} in it, e.g. otp-{{locale}}"));
+                }
+                Some(SesTemplate { pattern, locales })
+            }
+        };
+        let default_locale = match r.get("EMAIL_DEFAULT_LOCALE") {
+            None => Locale::parse("en").expect("en is a tag"),
+            Some(v) => {
+                let offered = ses_template
+                    .as_ref()
+                    .map_or_else(|| bundled_locales().to_vec(), |t| t.locales.clone());
+                match Locale::parse(&v).filter(|l| offered.contains(l)) {
+                    Some(l) => l,
+                    None => {
+                        let list: Vec<&str> = offered.iter().map(Locale::as_str).collect();
+                        r.fail("EMAIL_DEFAULT_LOCALE", format!("{v:?} is not accepted; use one of the locales on offer: {} (default en)", list.join(", ")));
+                        Locale::parse("en").expect("en is a tag")
+                    }
+                }
+            }
+        };
+        let sign_in_link = r.get("SIGN_IN_LINK_URL").and_then(|v| {
+            if flow == AuthFlow::Mfa {
+                r.fail("SIGN_IN_LINK_URL", "is set, but AUTH_FLOW is mfa: a link signs in without the password, so it is only sent for passwordless sign-ins (AUTH_FLOW passwordless or both); unset it".into());
+                return None;
+            }
+            LinkBase::parse(&v).or_else(|| {
+                r.fail("SIGN_IN_LINK_URL", format!("{v:?} is not accepted; use the https:// address of your sign-in page (http:// only on localhost or 127.0.0.1), without a # fragment"));
+                None
+            })
+        });
         let ses_configuration_set = r.get("SES_CONFIGURATION_SET");
         let signup_auto_confirm = r.bool("SIGNUP_AUTO_CONFIRM", true);
         let signup_allowed_domains = r.get("SIGNUP_ALLOWED_DOMAINS").map(|v| {
@@ -351,7 +458,11 @@ impl Config {
                 challenge_attribute,
                 store,
                 email_subject,
+                app_name,
+                default_locale,
+                code_in_subject,
                 ses_template,
+                sign_in_link,
                 ses_configuration_set,
                 signup_auto_confirm,
                 signup_allowed_domains,
@@ -462,6 +573,77 @@ mod tests {
                 && c.ses_template.is_none()
                 && c.ses_configuration_set.is_none()
         );
+        assert_eq!(c.default_locale.as_str(), "en");
+        assert!(c.app_name.is_none() && !c.code_in_subject && c.sign_in_link.is_none());
+    }
+
+    #[test]
+    fn email_settings_are_checked_and_typed() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut v = base();
+            v.push(("AUTH_FLOW", "both"));
+            v.extend_from_slice(pairs);
+            load(&v)
+        };
+        let c = with(&[
+            ("APP_NAME", " Acme <Beta> "),
+            ("EMAIL_DEFAULT_LOCALE", "pt_br"),
+            ("EMAIL_CODE_IN_SUBJECT", "true"),
+            ("SIGN_IN_LINK_URL", "https://app.example/sign-in"),
+        ])
+        .unwrap();
+        assert_eq!(c.app_name.unwrap().as_str(), "Acme <Beta>");
+        assert_eq!(c.default_locale.as_str(), "pt-BR");
+        assert!(c.code_in_subject);
+        assert_eq!(
+            c.sign_in_link.unwrap().as_str(),
+            "https://app.example/sign-in"
+        );
+        // Templates per locale: the user's locale resolved against the listed ones.
+        let c = with(&[
+            ("SES_TEMPLATE", "otp-{locale}"),
+            ("SES_TEMPLATE_LOCALES", "en, it ,pt-BR"),
+            ("EMAIL_DEFAULT_LOCALE", "it"),
+        ])
+        .unwrap();
+        let t = c.ses_template.unwrap();
+        let pick = |l: Option<&str>| t.for_user(l, &c.default_locale).0;
+        assert_eq!(pick(Some("pt-PT")), "otp-pt-BR");
+        assert_eq!(pick(Some("en-GB")), "otp-en");
+        assert_eq!(pick(Some("de")), "otp-it");
+        assert_eq!(pick(None), "otp-it");
+        // Without a list, the bundled locales.
+        let c = with(&[("SES_TEMPLATE", "otp_{locale}")]).unwrap();
+        let t = c.ses_template.unwrap();
+        assert_eq!(t.for_user(Some("ja-JP"), &c.default_locale).0, "otp_ja");
+        for (var, value) in [
+            ("APP_NAME", "Acme\nBcc: x@example.org"),
+            ("APP_NAME", &"x".repeat(65)[..]),
+            ("EMAIL_DEFAULT_LOCALE", "it"),
+            ("EMAIL_DEFAULT_LOCALE", "english"),
+            ("EMAIL_CODE_IN_SUBJECT", "maybe"),
+            ("SIGN_IN_LINK_URL", "http://app.example/sign-in"),
+            ("SIGN_IN_LINK_URL", "https://app.example/#x"),
+            ("SES_TEMPLATE", "otp {locale}"),
+            ("SES_TEMPLATE_LOCALES", "en,de"),
+        ] {
+            let e = with(&[(var, value)]).unwrap_err();
+            assert!(
+                e.problems.iter().any(|(v, _)| *v == var),
+                "{var}={value:?}: {e}"
+            );
+        }
+        let e = with(&[
+            ("SES_TEMPLATE", "otp-{locale}"),
+            ("SES_TEMPLATE_LOCALES", "en,,de"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.problems[0].0, "SES_TEMPLATE_LOCALES");
+        // A link signs in without the password: never with AUTH_FLOW=mfa.
+        let mut v = base();
+        v.push(("SIGN_IN_LINK_URL", "https://app.example/sign-in"));
+        let e = load(&v).unwrap_err();
+        assert!(e.to_string().contains("AUTH_FLOW is mfa"), "{e}");
     }
 
     #[test]
@@ -545,7 +727,10 @@ mod tests {
             }
         );
         assert_eq!(c.email_subject.as_deref(), Some("Your code"));
-        assert_eq!(c.ses_template.as_deref(), Some("otp"));
+        assert_eq!(
+            c.ses_template.as_ref().map(|t| t.pattern.as_str()),
+            Some("otp")
+        );
         assert_eq!(c.ses_configuration_set.as_deref(), Some("tracking"));
         assert!(!c.signup_auto_confirm);
         assert_eq!(

@@ -31,7 +31,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let mailer = SesMailer::new(
         aws.clone(),
         &config.email_from,
-        config.ses_template.clone(),
         config.ses_configuration_set.clone(),
     );
     let cognito = CognitoStore::new(aws.clone(), config.challenge_attribute.clone());

@@ -10,7 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::config::CodeKey;
 use crate::domain::code::{CodeHasher, OtpCode};
 use crate::domain::email::EmailAddress;
-use crate::domain::message::RenderedEmail;
+use crate::domain::locale::Locale;
+use crate::domain::message::{AppName, RenderedEmail, SignInLink};
 use crate::domain::policy::UserRef;
 use crate::domain::state::WRITE_TAG_LEN;
 
@@ -25,6 +26,21 @@ pub struct OutgoingEmail<'a> {
     pub minutes: u32,
     /// The default rendering (used unless a stored template is configured).
     pub rendered: &'a RenderedEmail,
+    /// The stored SES template to send instead of `rendered` (`SES_TEMPLATE`), if any.
+    pub template: Option<StoredTemplate<'a>>,
+}
+
+/// A stored SES template and what its data carries besides the code and minutes.
+#[derive(Debug)]
+pub struct StoredTemplate<'a> {
+    /// The template's name, for the user's locale (`otp-de` from `otp-{locale}`).
+    pub name: String,
+    /// The locale the template was picked for (`locale` in the data).
+    pub locale: &'a Locale,
+    /// `APP_NAME` (`appName` in the data; empty when unset).
+    pub app_name: Option<&'a AppName>,
+    /// The one-click link (`link` in the data; empty when there is none).
+    pub link: Option<&'a SignInLink>,
 }
 
 /// How a delivery failed; decides the user-facing message and whether it is worth retrying.

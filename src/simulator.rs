@@ -330,12 +330,14 @@ impl Directory for LocalDirectory<'_> {
     }
 }
 
-/// The code in an email body rendered by [`crate::domain::message::render`] (text or HTML), for
-/// scripted sign-ins: the first run of 6 to 10 digits after "Your sign-in code is".
+/// The code in an email body rendered by [`crate::domain::message::render`] (text or HTML, any
+/// locale), for scripted sign-ins: the first run of 6 to 10 digits standing alone, on a line of
+/// its own in the text or as an element's whole content in the HTML. Digits inside a sentence,
+/// a subject or a link (`expiresAt=…`) are not taken.
 pub fn code_from_email(body: &str) -> Option<String> {
-    let rest = &body[body.find("Your sign-in code is")? + "Your sign-in code is".len()..];
-    rest.split(|c: char| !c.is_ascii_digit())
-        .find(|run| (6..=10).contains(&run.len()))
+    body.split(['\n', '<', '>'])
+        .map(str::trim)
+        .find(|s| (6..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_owned)
 }
 
@@ -361,11 +363,27 @@ mod tests {
     use crate::domain::message::render;
 
     #[test]
-    fn finds_the_code_in_both_renderings() {
+    fn finds_the_code_in_both_renderings_of_every_locale() {
+        use crate::domain::message::{AppName, Email, LinkBase, SignInLink, bundled_locales};
         let code = OtpCode::from_digits("0482913").unwrap();
-        let m = render(None, &code, 5);
-        assert_eq!(code_from_email(&m.text).as_deref(), Some("0482913"));
-        assert_eq!(code_from_email(&m.html).as_deref(), Some("0482913"));
-        assert_eq!(code_from_email("nothing here"), None);
+        let base = LinkBase::parse("https://app.example/in").unwrap();
+        let link = SignInLink::new(&base, "1234567", &code, 1_767_225_900);
+        let app = AppName::parse("1234567").unwrap();
+        for locale in bundled_locales() {
+            let m = render(&Email {
+                locale,
+                app_name: Some(&app),
+                subject: None,
+                code_in_subject: true,
+                code: &code,
+                minutes: 5,
+                link: Some(&link),
+            });
+            assert_eq!(code_from_email(&m.text).as_deref(), Some("0482913"));
+            assert_eq!(code_from_email(&m.html).as_deref(), Some("0482913"));
+            let eml = format!("Subject: {}\n\n{}", m.subject, m.text);
+            assert_eq!(code_from_email(&eml).as_deref(), Some("0482913"));
+        }
+        assert_eq!(code_from_email("nothing here 123456 in a sentence"), None);
     }
 }

@@ -16,11 +16,14 @@ use cognito_email_otp::adapters::dynamo::{DynamoStore, partition_key};
 use cognito_email_otp::adapters::ses::SesMailer;
 use cognito_email_otp::domain::code::OtpCode;
 use cognito_email_otp::domain::email::{EmailAddress, Sender};
-use cognito_email_otp::domain::message::render;
+use cognito_email_otp::domain::message::{
+    self, Email, LinkBase, RenderedEmail, SignInLink, bundled_locales,
+};
 use cognito_email_otp::domain::policy::UserRef;
 use cognito_email_otp::domain::state::ChallengeState;
 use cognito_email_otp::ports::{
-    ChallengeStore, FailureKind, Mailer, OutgoingEmail, Snapshot, StateWrite, Stored, Version,
+    ChallengeStore, FailureKind, Mailer, OutgoingEmail, Snapshot, StateWrite, Stored,
+    StoredTemplate, Version,
 };
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use cognito_email_otp::telemetry::MetricsSink;
@@ -69,8 +72,20 @@ fn mailer(aws: Arc<AwsContext>) -> SesMailer {
         aws,
         &Sender::parse(&format!("Acme <{SENDER}>")).unwrap(),
         None,
-        None,
     )
+}
+
+/// The bundled English email with `subject` (or the default one).
+fn render(subject: Option<&str>, code: &OtpCode, minutes: u32) -> RenderedEmail {
+    message::render(&Email {
+        locale: &bundled_locales()[0],
+        app_name: None,
+        subject,
+        code_in_subject: false,
+        code,
+        minutes,
+        link: None,
+    })
 }
 
 #[tokio::test]
@@ -88,6 +103,7 @@ async fn ses_sends_text_and_html_with_the_code() {
         code: &code,
         minutes: 5,
         rendered: &rendered,
+        template: None,
     })
     .await
     .unwrap();
@@ -113,7 +129,6 @@ async fn ses_refusing_an_unverified_sender_is_a_rejection() {
         aws,
         &Sender::parse("unverified@nowhere.example").unwrap(),
         None,
-        None,
     );
     let code = OtpCode::from_digits("482913").unwrap();
     let rendered = render(None, &code, 5);
@@ -124,6 +139,7 @@ async fn ses_refusing_an_unverified_sender_is_a_rejection() {
             code: &code,
             minutes: 5,
             rendered: &rendered,
+            template: None,
         })
         .await
         .unwrap_err();
@@ -643,46 +659,66 @@ async fn ses_template_and_configuration_set_reach_the_request() {
     let server = FaultServer::start(SesFault::Ok, CognitoFault::Ok);
     let aws = aws_at(&server.endpoint);
     let config = support::config(&[
-        ("SES_TEMPLATE", "otp-template"),
+        ("SES_TEMPLATE", "otp-{locale}"),
+        ("APP_NAME", "Acme & Co"),
         ("SES_CONFIGURATION_SET", "otp-events"),
         ("CODE_TTL_SECONDS", "600"),
     ]);
     let m = SesMailer::new(
         aws.clone(),
         &config.email_from,
-        config.ses_template.clone(),
         config.ses_configuration_set.clone(),
     );
     let code = OtpCode::from_digits("482913").unwrap();
     let rendered = render(None, &code, 10);
     let to = EmailAddress::parse(EMAIL).unwrap();
+    let template = config.ses_template.as_ref().unwrap();
+    let (name, locale) = template.for_user(Some("de-AT"), &config.default_locale);
+    let base = LinkBase::parse("https://app.example/sign-in").unwrap();
+    let link = SignInLink::new(&base, "maria", &code, 1_767_226_200);
     m.send(&OutgoingEmail {
         to: &to,
         code: &code,
         minutes: 10,
         rendered: &rendered,
+        template: Some(StoredTemplate {
+            name,
+            locale,
+            app_name: config.app_name.as_ref(),
+            link: Some(&link),
+        }),
     })
     .await
     .unwrap();
     let body: Value = serde_json::from_str(&server.ses_bodies.lock().unwrap()[0]).unwrap();
     assert_eq!(body["ConfigurationSetName"], "otp-events");
-    assert_eq!(body["Content"]["Template"]["TemplateName"], "otp-template");
+    assert_eq!(body["Content"]["Template"]["TemplateName"], "otp-de");
     let data: Value = serde_json::from_str(
         body["Content"]["Template"]["TemplateData"]
             .as_str()
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(data, json!({"code": "482913", "minutes": 10}));
+    assert_eq!(
+        data,
+        json!({
+            "code": "482913",
+            "minutes": 10,
+            "appName": "Acme & Co",
+            "locale": "de",
+            "link": "https://app.example/sign-in#username=maria&code=482913&expiresAt=1767226200",
+        })
+    );
     assert!(body["Content"].get("Simple").is_none());
     // Without a template: both parts, UTF-8, and the subject.
-    let plain = SesMailer::new(aws, &config.email_from, None, None);
+    let plain = SesMailer::new(aws, &config.email_from, None);
     plain
         .send(&OutgoingEmail {
             to: &to,
             code: &code,
             minutes: 10,
             rendered: &render(Some("Ihr Code"), &code, 10),
+            template: None,
         })
         .await
         .unwrap();

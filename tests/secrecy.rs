@@ -17,6 +17,8 @@ use support::{KEY, LocalApp, TestClock, local_app};
 
 const POOL: &str = "eu-west-1_Q7xk2PzRm";
 const USER: &str = "maria.rossi@example.org";
+/// The sign-in page a passwordless email links to.
+const LINK_BASE: &str = "https://app.example/sign-in";
 const NOW: u32 = 1_767_225_600;
 
 fn seed(dir: &std::path::Path) -> LocalUserStore {
@@ -75,7 +77,13 @@ async fn the_code_appears_only_in_the_email() {
     let mut codes = Vec::new();
     for flow in ["mfa", "passwordless"] {
         let clock = TestClock::at(NOW);
-        let app = local_app(dir.path(), support::config(&[("AUTH_FLOW", flow)]), &clock);
+        // Passwordless mail carries a one-click link, which holds the code: it is covered too.
+        let link = [("SIGN_IN_LINK_URL", LINK_BASE), ("APP_NAME", "Acme")];
+        let mut pairs = vec![("AUTH_FLOW", flow)];
+        if flow == "passwordless" {
+            pairs.extend(link);
+        }
+        let app = local_app(dir.path(), support::config(&pairs), &clock);
         // Record every response the function gives, by wrapping the invoker.
         struct Recording<'a>(&'a LocalApp<'a>, Mutex<Vec<Value>>);
         impl cognito_email_otp::simulator::Invoker for &Recording<'_> {
@@ -93,6 +101,12 @@ async fn the_code_appears_only_in_the_email() {
         }
         assert!(matches!(step, Step::CustomChallenge(_)));
         let code = last_code(&app);
+        let mail = app.mailer().messages().unwrap().pop().unwrap();
+        assert_eq!(
+            mail.contains(&format!("{LINK_BASE}#username=")),
+            flow == "passwordless",
+            "{mail}"
+        );
         sim.respond_custom(&mut s, &wrong_code(&code), &[])
             .await
             .unwrap();
@@ -169,7 +183,19 @@ async fn the_code_appears_only_in_the_email() {
             "code in the attribute"
         );
     }
-    for secret in [USER, "maria", "example.org", KEY] {
+    for secret in [
+        USER,
+        "maria",
+        "example.org",
+        KEY,
+        LINK_BASE,
+        "username=",
+        "code=",
+    ] {
+        assert!(
+            !responses.contains(secret),
+            "{secret} in a trigger response"
+        );
         assert!(!logged.contains(secret), "{secret} in logs");
     }
     // The cap: dependencies' debug and trace lines and the runtime's duplicate error line are

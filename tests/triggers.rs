@@ -90,8 +90,22 @@ async fn cognito_retrying_create_sends_one_email() {
     ));
 }
 
+/// The public `sentAt` and `expiresAt` of a challenge step.
+fn sent_and_expires(step: &Result<Step, SignInError>) -> (u32, u32) {
+    match step {
+        Ok(Step::CustomChallenge(p)) => (
+            p["sentAt"].parse().unwrap(),
+            p["expiresAt"].parse().unwrap(),
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A new sign-in while the mailed code is usable reuses it and sends nothing, for the code's
+/// whole validity (what a one-click link needs), and says when it was sent; once it has expired
+/// a new sign-in mails a new one; a resend replaces it and the old one stops working.
 #[tokio::test]
-async fn a_new_sign_in_after_the_cooldown_gets_a_fresh_code() {
+async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
@@ -101,19 +115,49 @@ async fn a_new_sign_in_after_the_cooldown_gets_a_fresh_code() {
         &clock,
     );
     let sim = CognitoSim::local(&app, &store, POOL);
-    let (mut old, _) = sim.initiate_auth(USER, false).await.unwrap();
-    let old_code = last_code(&app);
-    clock.advance(31);
-    let (mut new, _) = sim.initiate_auth(USER, false).await.unwrap();
-    assert_eq!(app.mailer().messages().unwrap().len(), 2);
-    let new_code = last_code(&app);
-    // The old session's round was replaced.
+    let (mut first, step) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(sent_and_expires(&Ok(step)), (NOW, NOW + 300));
+    let code = last_code(&app);
+    // Past the cooldown, up to the last second of the code's life: nothing is sent.
+    for later in [31, 299] {
+        clock.0.store(NOW + later, Ordering::SeqCst);
+        let (_, step) = sim.initiate_auth(USER, false).await.unwrap();
+        assert_eq!(sent_and_expires(&Ok(step)), (NOW, NOW + 300), "+{later} s");
+    }
+    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    // The reused code signs in (in a session that never saw an email) …
+    let (mut later, _) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(
+        sim.respond_custom(&mut later, &code, &[]).await,
+        Ok(Step::Tokens)
+    );
+    // … once: the first session's answer with it is refused (and its next round, having no
+    // usable code, mails a new one).
     assert!(matches!(
-        sim.respond_custom(&mut old, &old_code, &[]).await,
+        sim.respond_custom(&mut first, &code, &[]).await,
+        Ok(Step::CustomChallenge(_))
+    ));
+    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    // Expired: a new sign-in mails a new code, sent now.
+    clock.0.store(NOW + 1000, Ordering::SeqCst);
+    let (mut s, step) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(sent_and_expires(&Ok(step)), (NOW + 1000, NOW + 1300));
+    assert_eq!(app.mailer().messages().unwrap().len(), 3);
+    let old = last_code(&app);
+    // A resend after the cooldown replaces it; the old code no longer works.
+    clock.advance(31);
+    let step = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await;
+    assert_eq!(sent_and_expires(&step), (NOW + 1031, NOW + 1331));
+    assert_eq!(app.mailer().messages().unwrap().len(), 4);
+    let new = last_code(&app);
+    assert!(matches!(
+        sim.respond_custom(&mut s, &old, &[]).await,
         Ok(Step::CustomChallenge(_))
     ));
     assert_eq!(
-        sim.respond_custom(&mut new, &new_code, &[]).await,
+        sim.respond_custom(&mut s, &new, &[]).await,
         Ok(Step::Tokens)
     );
 }
@@ -503,8 +547,8 @@ async fn a_failed_send_leaves_the_state_as_it_was() {
         .await
         .unwrap();
     let before = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
-    // After the cooldown a new sign-in issues a new code, whose send fails.
-    clock.advance(31);
+    // Once the code has expired a new sign-in issues a new code, whose send fails.
+    clock.advance(301);
     let failing = App::new(config(), FailingMailer, store_file(dir.path()), &clock)
         .with_metrics(MetricsSink::discard());
     let err = CognitoSim::local(&failing, &store, POOL)
@@ -796,11 +840,12 @@ async fn the_duration_metric_is_the_invocations_time_in_milliseconds() {
     );
 }
 
-/// A decoy keeps its `expiresAt` across the rounds of one sign-in, even when a wrong answer comes
-/// after the cooldown (a real reused code does); a resend after the cooldown moves it (a real
-/// resend mails a new code), one within the cooldown does not.
+/// A decoy behaves like a real user whose mailed code is reused: its `sentAt`/`expiresAt` are
+/// stable across new sign-ins until the code would expire, and across the rounds of a sign-in;
+/// a resend after the cooldown moves them (a real resend mails a new code), one within it does
+/// not.
 #[tokio::test]
-async fn a_decoy_keeps_expires_at_across_rounds_and_moves_it_on_a_late_resend() {
+async fn a_decoy_keeps_its_code_times_like_a_reused_code_and_moves_them_on_a_late_resend() {
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
@@ -810,35 +855,33 @@ async fn a_decoy_keeps_expires_at_across_rounds_and_moves_it_on_a_late_resend() 
         &clock,
     );
     let sim = CognitoSim::local(&app, &store, POOL);
-    let expires = |step: Result<Step, SignInError>| match step {
-        Ok(Step::CustomChallenge(p)) => p["expiresAt"].parse::<u32>().unwrap(),
-        other => panic!("{other:?}"),
-    };
-    let (mut s, step) = sim
-        .initiate_auth("nobody@example.net", false)
-        .await
-        .unwrap();
-    let first = expires(Ok(step));
-    assert!(first <= NOW + 300 && first > NOW + 300 - 30, "{first}");
-    let early = expires(
-        sim.respond_custom(&mut s, "", &[("action", "resend")])
+    const NOBODY: &str = "nobody@example.net";
+    let (_, step) = sim.initiate_auth(NOBODY, false).await.unwrap();
+    let (sent, expires) = sent_and_expires(&Ok(step));
+    assert_eq!(expires, sent + 300);
+    assert!(sent <= NOW && NOW - sent < 300, "{sent}");
+    // A new sign-in in the code's last second keeps them; at its expiry they move on by its TTL.
+    clock.0.store(expires - 1, Ordering::SeqCst);
+    let (mut s, step) = sim.initiate_auth(NOBODY, false).await.unwrap();
+    assert_eq!(sent_and_expires(&Ok(step)), (sent, expires));
+    clock.0.store(expires, Ordering::SeqCst);
+    let (_, step) = sim.initiate_auth(NOBODY, false).await.unwrap();
+    assert_eq!(sent_and_expires(&Ok(step)), (expires, expires + 300));
+    // In the sign-in from the last second: a wrong answer keeps them; a resend (299 s after the
+    // send) moves them to now; a second resend within the cooldown does not.
+    clock.0.store(expires - 1, Ordering::SeqCst);
+    let retry = sim.respond_custom(&mut s, "123456", &[]).await;
+    assert_eq!(sent_and_expires(&retry), (sent, expires));
+    let late = sent_and_expires(
+        &sim.respond_custom(&mut s, "", &[("action", "resend")])
             .await,
     );
-    assert_eq!(early, first, "a resend within the cooldown keeps it");
-    clock.advance(45);
-    let retry = expires(sim.respond_custom(&mut s, "123456", &[]).await);
-    assert_eq!(
-        retry, first,
-        "a later round keeps it, past the cooldown too"
-    );
-    let late = expires(
-        sim.respond_custom(&mut s, "", &[("action", "resend")])
-            .await,
-    );
-    assert!(
-        late > first,
-        "a resend after the cooldown moves it: {first} -> {late}"
-    );
+    assert_eq!(late, (expires - 1, expires + 299));
+    clock.advance(29);
+    let early = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await;
+    assert_eq!(sent_and_expires(&early), late);
     assert!(app.mailer().messages().unwrap().is_empty());
 }
 
@@ -1296,4 +1339,95 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
             if judged_right { "right" } else { "wrong" }
         );
     }
+}
+
+/// The email follows the user's `locale` attribute (falling back to the default for anything
+/// unusable), names the app, and carries a one-click link only in a passwordless sign-in: its
+/// fragment holds the username, the code and the same `expiresAt` the challenge shows.
+#[tokio::test]
+async fn the_email_speaks_the_users_language_and_links_only_passwordless_sign_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let app = local_app(
+        dir.path(),
+        support::config(&[
+            ("AUTH_FLOW", "both"),
+            ("APP_NAME", "Acme"),
+            ("EMAIL_DEFAULT_LOCALE", "fr"),
+            ("SIGN_IN_LINK_URL", "https://app.example/sign-in"),
+        ]),
+        &clock,
+    );
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let cases: [(Option<&str>, &str); 5] = [
+        (Some("de-AT"), "Subject: Ihr Anmeldecode für Acme\n"),
+        (
+            Some("ja_JP"),
+            "Subject: 【Acme】サインインコードのお知らせ\n",
+        ),
+        (Some("pt"), "Subject: Seu código de acesso ao Acme\n"),
+        (None, "Subject: Votre code de connexion à Acme\n"),
+        (
+            Some(&"x".repeat(10_000)),
+            "Subject: Votre code de connexion à Acme\n",
+        ),
+    ];
+    for (i, (locale, subject)) in cases.into_iter().enumerate() {
+        let name = format!("user{i}@example.org");
+        let mut attributes: std::collections::BTreeMap<String, String> =
+            [("email".to_owned(), name.clone())].into();
+        if let Some(l) = locale {
+            attributes.insert("locale".into(), l.to_owned());
+        }
+        store.put_user(POOL, &name, attributes).unwrap();
+        let (mut s, step) = sim.initiate_auth(&name, false).await.unwrap();
+        let (_, expires) = sent_and_expires(&Ok(step));
+        let mail = app.mailer().messages().unwrap().pop().unwrap();
+        assert!(mail.contains(subject), "{locale:?}: {mail}");
+        let code = code_from_email(&mail).unwrap();
+        let link = format!(
+            "https://app.example/sign-in#username={}&code={code}&expiresAt={expires}",
+            name.replace('@', "%40")
+        );
+        assert!(mail.contains(&link), "{mail}");
+        assert_eq!(
+            sim.respond_custom(&mut s, &code, &[]).await,
+            Ok(Step::Tokens)
+        );
+    }
+    // The same pool's mfa sign-in (password first): the email has no link.
+    let (mut s, step) = sim.initiate_auth(USER, true).await.unwrap();
+    assert_eq!(step, Step::PasswordVerifier);
+    assert!(matches!(
+        sim.respond_password(&mut s, true).await,
+        Ok(Step::CustomChallenge(_))
+    ));
+    let mail = app.mailer().messages().unwrap().pop().unwrap();
+    assert!(mail.contains("Votre code de connexion à Acme"), "{mail}");
+    assert!(
+        !mail.contains("https://") && !mail.contains("username="),
+        "{mail}"
+    );
+    // EMAIL_CODE_IN_SUBJECT puts the code in the subject.
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let app = local_app(
+        dir.path(),
+        support::config(&[
+            ("AUTH_FLOW", "passwordless"),
+            ("EMAIL_CODE_IN_SUBJECT", "true"),
+        ]),
+        &clock,
+    );
+    CognitoSim::local(&app, &store, POOL)
+        .initiate_auth(USER, false)
+        .await
+        .unwrap();
+    let mail = app.mailer().messages().unwrap().pop().unwrap();
+    let code = code_from_email(&mail).unwrap();
+    assert!(
+        mail.contains(&format!("Subject: {code} is your sign-in code\n")),
+        "{mail}"
+    );
 }

@@ -25,22 +25,16 @@ const REJECTED: &[&str] = &[
 pub struct SesMailer {
     client: LazyClient<Client>,
     from: String,
-    template: Option<String>,
     configuration_set: Option<String>,
 }
 
 impl SesMailer {
-    /// A mailer sending from `from`, with an optional stored template and configuration set.
-    pub fn new(
-        aws: Arc<AwsContext>,
-        from: &Sender,
-        template: Option<String>,
-        configuration_set: Option<String>,
-    ) -> Self {
+    /// A mailer sending from `from`, with an optional configuration set. Each email says itself
+    /// whether it goes as a stored template ([`OutgoingEmail::template`]).
+    pub fn new(aws: Arc<AwsContext>, from: &Sender, configuration_set: Option<String>) -> Self {
         Self {
             client: LazyClient::new(aws, Client::new),
             from: from.header_value(),
-            template,
             configuration_set,
         }
     }
@@ -59,12 +53,18 @@ impl SesMailer {
             kind: FailureKind::Rejected,
             detail: format!("could not build the SES request: {e}"),
         };
-        if let Some(name) = &self.template {
-            // The stored template renders the code itself; it receives exactly these two fields.
-            let data =
-                serde_json::json!({ "code": email.code.expose_digits(), "minutes": email.minutes });
+        if let Some(t) = &email.template {
+            // The stored template renders the code itself; it receives exactly these fields, each
+            // always present (empty when unset) so a template can test them with {{#if}}.
+            let data = serde_json::json!({
+                "code": email.code.expose_digits(),
+                "minutes": email.minutes,
+                "appName": t.app_name.map_or("", |a| a.as_str()),
+                "locale": t.locale.as_str(),
+                "link": t.link.map_or("", |l| l.expose_url()),
+            });
             let template = Template::builder()
-                .template_name(name)
+                .template_name(&t.name)
                 .template_data(data.to_string())
                 .build();
             return Ok(EmailContent::builder().template(template).build());

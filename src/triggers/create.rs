@@ -37,14 +37,16 @@ use crate::domain::email::EmailAddress;
 use crate::domain::flow::{
     ChallengeKind, LABEL_TIME_SEPARATOR, ROUND_LABEL, ROUND_LABEL_AFTER_RESEND, label_time,
 };
-use crate::domain::message::{render, validity_minutes};
+use crate::domain::locale;
+use crate::domain::message::{Email, SignInLink, bundled_locales, render, validity_minutes};
 use crate::domain::policy::{
     self, CreateContext, CreateDecision, IssueReason, ReuseReason, UserRef,
 };
 use crate::domain::state::{ActiveCode, ChallengeState, WRITE_TAG_LEN};
 use crate::hex;
 use crate::ports::{
-    ChallengeStore, Clock, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot, Stored, Version,
+    ChallengeStore, Clock, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot, Stored,
+    StoredTemplate, Version,
 };
 
 /// Whether a failed write may nevertheless have been applied: a timeout or a lost answer may
@@ -53,9 +55,25 @@ fn may_have_landed(e: &TriggerError) -> bool {
     matches!(e, TriggerError::Store(s) if matches!(s.kind, FailureKind::Timeout | FailureKind::Unavailable))
 }
 
+/// Who a code email goes to, beyond the address: what picks its language and whether it may
+/// carry a one-click link.
+struct Recipient<'a> {
+    email: &'a EmailAddress,
+    /// The Cognito username, which the link's page signs in with.
+    username: &'a str,
+    /// The user's raw `locale` attribute.
+    locale: Option<&'a str>,
+    /// Whether this sign-in is passwordless (no password round in the session): only then may
+    /// the email carry a link, which signs in without the password.
+    passwordless: bool,
+}
+
 /// The public and private parameters and metadata of one round.
 struct Round<'a> {
     destination: String,
+    /// When the code was issued and mailed (public `sentAt`): a page can say "we sent you a code
+    /// at 10:42" when a new sign-in reuses the code already mailed.
+    sent_at: u32,
     expires_at: u32,
     nonce: &'a [u8],
     after_resend: bool,
@@ -91,6 +109,14 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             .map(|r| r.challenge_metadata.as_deref())
             .collect();
         let first_round = custom_rounds.is_empty();
+        // A password round in the session makes this an mfa sign-in: its email never carries a
+        // link (the link signs in without the password).
+        let passwordless = req.session.iter().flatten().all(|r| {
+            !matches!(
+                ChallengeKind::from_name(r.challenge_name.as_deref()),
+                ChallengeKind::SrpA | ChallengeKind::PasswordVerifier
+            )
+        });
         let reference = &self.config.reference;
         // An unknown user: without a store that can hold them, a stateless decoy; with one, the
         // real path under a keyed name and a stand-in address, sending nothing.
@@ -149,6 +175,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                         ReuseReason::Cooldown => "cooldown",
                         ReuseReason::RetryRound => "retry_round",
                         ReuseReason::SendLimited => "send_limited",
+                        ReuseReason::NewSignIn => "new_sign_in",
                     };
                     if req.user_not_found {
                         return Ok(Outcome::new("decoy", None));
@@ -204,7 +231,20 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             if req.user_not_found {
                 // Where a real user's code is mailed, the decoy waits as long as a real send.
                 tokio::time::sleep(self.timings.draw(Path::Send).min(budget.remaining())).await;
-            } else if let Err(e) = self.send(&email, &issued.code, budget).await {
+            } else if let Err(e) = self
+                .send(
+                    &Recipient {
+                        email: &email,
+                        username: &head.user_name,
+                        locale: req.user_attributes.get("locale").map(String::as_str),
+                        passwordless,
+                    },
+                    &issued.code,
+                    issued.active().expires_at,
+                    budget,
+                )
+                .await
+            {
                 self.restore(user, prior.as_ref(), tag, budget).await;
                 return Err(e);
             }
@@ -217,7 +257,6 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             self.timings.record(Path::Issue, started.elapsed());
             let (name, reason) = match why {
                 IssueReason::Resend => ("challenge_resent", None),
-                IssueReason::NewSignIn => ("challenge_issued", Some("new_sign_in")),
                 IssueReason::NoUsableCode => ("challenge_issued", Some("no_usable_code")),
                 IssueReason::DestinationChanged => {
                     ("challenge_issued", Some("destination_changed"))
@@ -227,7 +266,8 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         }
     }
 
-    /// Mails a written and confirmed code, within the time left.
+    /// Mails a written and confirmed code, within the time left: in the user's language, with the
+    /// app's name, and with a one-click link for a passwordless sign-in when one is configured.
     ///
     /// Keeps time for a restore if the send fails; but when so little is left that keeping it
     /// would leave too little to send, sends with all of it: a code that is written and confirmed
@@ -235,8 +275,9 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
     /// enough to eat the budget is as slow for the restore).
     async fn send(
         &self,
-        email: &EmailAddress,
+        to: &Recipient<'_>,
         code: &crate::domain::code::OtpCode,
+        expires_at: u32,
         budget: &Budget,
     ) -> Result<(), TriggerError> {
         let remaining = budget.remaining();
@@ -250,14 +291,37 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         if send_window < MIN_SEND_TIME {
             return Err(TriggerError::Delivery(over_budget::delivery()));
         }
-        let limits = &self.config.limits;
-        let minutes = validity_minutes(limits.ttl);
-        let rendered = render(self.config.email_subject.as_deref(), code, minutes);
+        let config = &self.config;
+        let minutes = validity_minutes(config.limits.ttl);
+        let link = config
+            .sign_in_link
+            .as_ref()
+            .filter(|_| to.passwordless)
+            .map(|base| SignInLink::new(base, to.username, code, expires_at));
+        let rendered = render(&Email {
+            locale: locale::resolve(to.locale, bundled_locales(), &config.default_locale),
+            app_name: config.app_name.as_ref(),
+            subject: config.email_subject.as_deref(),
+            code_in_subject: config.code_in_subject,
+            code,
+            minutes,
+            link: link.as_ref(),
+        });
+        let template = config.ses_template.as_ref().map(|t| {
+            let (name, locale) = t.for_user(to.locale, &config.default_locale);
+            StoredTemplate {
+                name,
+                locale,
+                app_name: config.app_name.as_ref(),
+                link: link.as_ref(),
+            }
+        });
         let mail = OutgoingEmail {
-            to: email,
+            to: to.email,
             code,
             minutes,
             rendered: &rendered,
+            template,
         };
         let sending = std::time::Instant::now();
         budget
@@ -281,13 +345,18 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
     ) -> Result<Outcome, TriggerError> {
         let limits = &self.config.limits;
         let reference = &self.config.reference;
-        let current = decoy::issue_time(reference, pool_id, username, now, limits.cooldown);
+        // A real user's new sign-ins reuse the mailed code until it expires: the decoy's issue
+        // time is the start of a TTL-long cell, stable across sign-ins within it.
+        let mailed = decoy::issue_time(reference, pool_id, username, now, limits.ttl);
         // A later round of the same sign-in keeps the issue time of the round before, as a real
-        // code is reused; a resend moves it once the cooldown has passed, as a real resend does.
+        // code is reused; a resend moves it to now once the cooldown has passed, as a real
+        // resend mails a new code then.
         let carried = custom_rounds.last().copied().flatten().and_then(label_time);
         let (issued_at, path) = match carried {
-            None => (current, Path::Issue),
-            Some(t) if after_resend && current != t => (current, Path::Issue),
+            None => (mailed, Path::Issue),
+            Some(t) if after_resend && now.saturating_sub(t) >= limits.cooldown => {
+                (now, Path::Issue)
+            }
             Some(t) => (t, Path::Reuse),
         };
         tokio::time::sleep(self.timings.draw(path)).await;
@@ -296,6 +365,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             event,
             &Round {
                 destination: decoy::destination(reference, pool_id, username),
+                sent_at: issued_at,
                 expires_at: issued_at.saturating_add(limits.ttl),
                 nonce: &nonce,
                 after_resend,
@@ -318,6 +388,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             event,
             &Round {
                 destination: shown.to_owned(),
+                sent_at: active.issued_at,
                 expires_at: active.expires_at,
                 nonce: &active.nonce,
                 after_resend,
@@ -389,6 +460,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                     "delivery": "EMAIL",
                     "destination": round.destination,
                     "codeLength": self.config.limits.code_length.get().to_string(),
+                    "sentAt": round.sent_at.to_string(),
                     "expiresAt": round.expires_at.to_string(),
                 },
                 // The nonce identifies the issue, so Verify can tell a replaced code. It is not secret.

@@ -11,6 +11,7 @@
 pub mod code;
 pub mod email;
 pub mod flow;
+pub mod locale;
 pub mod message;
 pub mod policy;
 pub mod random;

@@ -84,6 +84,12 @@ pub enum ReuseReason {
     /// `SEND_LIMIT` is reached, but the last code sent is still usable: the user gets it again
     /// (it is in their mailbox) instead of a refusal.
     SendLimited,
+    /// A new sign-in while the code mailed earlier is still usable: it is in the user's mailbox
+    /// (and a one-click link in that email starts exactly such a sign-in), so nothing is sent.
+    /// Cognito cannot tell Create that a sign-in came from a link (InitiateAuth passes no
+    /// `ClientMetadata` to it), so every new sign-in is treated alike; a user who lost the email
+    /// asks for a resend.
+    NewSignIn,
 }
 
 /// Why a new code is issued.
@@ -91,8 +97,6 @@ pub enum ReuseReason {
 pub enum IssueReason {
     /// There is no usable code (none, consumed, expired or exhausted).
     NoUsableCode,
-    /// A new sign-in after the cooldown.
-    NewSignIn,
     /// The user asked for a new code.
     Resend,
     /// The user's address changed since the active code was mailed.
@@ -134,13 +138,15 @@ pub fn decide_create(
             if !cooled {
                 return CreateDecision::Reuse(a.clone(), ReuseReason::Cooldown);
             }
-            if ctx.resend_requested {
-                IssueReason::Resend
-            } else if !ctx.first_round {
-                return CreateDecision::Reuse(a.clone(), ReuseReason::RetryRound);
-            } else {
-                IssueReason::NewSignIn
+            if !ctx.resend_requested {
+                let why = if ctx.first_round {
+                    ReuseReason::NewSignIn
+                } else {
+                    ReuseReason::RetryRound
+                };
+                return CreateDecision::Reuse(a.clone(), why);
             }
+            IssueReason::Resend
         }
         (Some(_), None) => IssueReason::DestinationChanged,
         (None, _) => IssueReason::NoUsableCode,
@@ -515,10 +521,18 @@ mod tests {
             decide_create(&limits(), &ctx(NOW + 29), Some(&s)),
             CreateDecision::Reuse(a.clone(), ReuseReason::Cooldown)
         );
-        // After the cooldown a new sign-in gets a fresh code …
+        // After the cooldown a new sign-in still gets the mailed code (the one a link holds),
+        // for as long as it is usable, and nothing is sent …
+        for later in [NOW + 30, NOW + 299] {
+            assert_eq!(
+                decide_create(&limits(), &ctx(later), Some(&s)),
+                CreateDecision::Reuse(a.clone(), ReuseReason::NewSignIn)
+            );
+        }
+        // … until it expires.
         assert_eq!(
-            decide_create(&limits(), &ctx(NOW + 30), Some(&s)),
-            CreateDecision::Issue(IssueReason::NewSignIn)
+            decide_create(&limits(), &ctx(NOW + 300), Some(&s)),
+            CreateDecision::Issue(IssueReason::NoUsableCode)
         );
         // … but a retry round of the same sign-in keeps the code and sends nothing.
         let retry = CreateContext {
@@ -587,9 +601,15 @@ mod tests {
     fn the_send_limit_holds_within_the_window_and_frees_up_after_it() {
         let mut state: Option<ChallengeState> = None;
         let mut now = NOW;
+        // Resends a minute apart (a new sign-in would reuse the usable code).
+        let resend_at = |now| CreateContext {
+            resend_requested: true,
+            first_round: false,
+            ..ctx(now)
+        };
         for _ in 0..5 {
             assert!(matches!(
-                decide_create(&limits(), &ctx(now), state.as_ref()),
+                decide_create(&limits(), &resend_at(now), state.as_ref()),
                 CreateDecision::Issue(_)
             ));
             state = Some(issue(&limits(), now, state.as_ref(), &hasher(), USER, DEST).state);
@@ -598,17 +618,12 @@ mod tests {
         // At the limit the last code, still usable and in the user's mailbox, is offered again
         // instead of a refusal; nothing is sent.
         assert!(matches!(
-            decide_create(&limits(), &ctx(now), state.as_ref()),
+            decide_create(&limits(), &resend_at(now), state.as_ref()),
             CreateDecision::Reuse(_, ReuseReason::SendLimited)
         ));
-        let resend = CreateContext {
-            resend_requested: true,
-            first_round: false,
-            ..ctx(now)
-        };
         assert!(matches!(
-            decide_create(&limits(), &resend, state.as_ref()),
-            CreateDecision::Reuse(_, ReuseReason::SendLimited)
+            decide_create(&limits(), &ctx(now), state.as_ref()),
+            CreateDecision::Reuse(_, ReuseReason::NewSignIn)
         ));
         // Consuming the code does not reset the limit.
         let consumed = ChallengeState {

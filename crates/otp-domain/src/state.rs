@@ -14,7 +14,7 @@
 //! At the largest send limit (100) this is 632 characters; at the defaults about 130, well under
 //! Cognito's 2,048-character cap. Anything that does not decode exactly (another format, a truncated
 //! or padded value, unknown flags, a value written by hand) is treated as "no state": the next
-//! sign-in simply issues a fresh code. Times are u32 Unix seconds, which last until 2106.
+//! sign-in simply issues a new code. Times are u32 Unix seconds, which last until 2106.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
