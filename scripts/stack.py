@@ -355,18 +355,19 @@ def mailbox(url: str, to: str) -> list[dict]:
 
 
 def code_in(message: dict) -> str:
-    """The code in a message's text body: the one run of 6 to 10 digits."""
+    """The code in a message's text body: the one line that is nothing but 6 to 10 digits (a
+    passwordless email's one-click link holds the code too)."""
     import re
 
-    found = re.findall(r"(?<![0-9])[0-9]{6,10}(?![0-9])", message.get("BodyText", ""))
+    found = re.findall(r"^[ \t]*([0-9]{6,10})[ \t]*$", message.get("BodyText", ""), re.MULTILINE)
     if len(found) != 1:
-        fail(f"expected one code in the email, found {len(found)}")
+        fail(f"expected one code line in the email, found {len(found)}")
     return found[0]
 
 
 def latest_code(url: str, to: str) -> str:
     """The code in the newest message to `to`. Create sends before InitiateAuth answers, so it is
-    there already; a sign-in within the resend cooldown reuses the code of the last email."""
+    there already; a new sign-in while the mailed code is valid reuses it and sends nothing."""
     msgs = mailbox(url, to)
     if not msgs:
         fail(f"no email to {to} in the mailbox")

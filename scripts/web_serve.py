@@ -6,6 +6,10 @@
     GET /mailbox      the emulator's sent mail, newest first, as a plain HTML list (local only:
                       it stands in for the user's inbox)
 
+Every request is logged to STACK_DIR/web-requests.log as a normal access log would have it
+(method, path with its query, status), so the tests can show that a sign-in link's code, which
+travels in the URL's fragment, never reaches the server.
+
 `stack.py up` starts it after the deploy and `stack.py down` stops it. The page talks to the
 emulator directly (its API answers CORS requests from any origin), as a deployed page talks to
 Cognito.
@@ -17,6 +21,7 @@ import html
 import json
 import os
 import sys
+import threading
 import urllib.request
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "stack")).resolve()
 DIST = ROOT / "examples" / "web" / "dist"
 PORT = int(os.environ.get("STACK_WEB_PORT", "4580"))
+ACCESS_LOG = STATE / "web-requests.log"
 
 
 # Read once at start: the stack's outputs do not change while this server runs.
@@ -37,6 +43,9 @@ def outputs() -> dict:
 
 
 class Handler(SimpleHTTPRequestHandler):
+    access_log = None  # opened by main()
+    access_lock = threading.Lock()
+
     def end_headers(self) -> None:
         # The page handles one-time codes and tokens: keep it out of caches and referrers, and
         # allow scripts and styles only from this origin.
@@ -83,6 +92,13 @@ class Handler(SimpleHTTPRequestHandler):
             f"<h1>Local mailbox</h1><p>{len(msgs)} messages, newest first.</p><ol>{items}</ol></html>"
         )
 
+    def log_request(self, code="-", size="-") -> None:
+        # The access log: what any web server would record of the request, the query included.
+        with Handler.access_lock:
+            Handler.access_log.write(f"{self.command} {self.path} {getattr(code, 'value', code)}\n")
+            Handler.access_log.flush()
+        super().log_request(code, size)
+
     def log_message(self, fmt: str, *args) -> None:
         # One line per request on stderr (.local/stack/web.log), without the query string.
         sys.stderr.write("%s %s\n" % (self.command, self.path.split("?", 1)[0]))
@@ -91,6 +107,7 @@ class Handler(SimpleHTTPRequestHandler):
 def main() -> None:
     if not (DIST / "index.html").is_file():
         sys.exit(f"web_serve: {DIST} has no index.html; build it with `make web`")
+    Handler.access_log = open(ACCESS_LOG, "w", encoding="utf-8")
     server = ThreadingHTTPServer(("127.0.0.1", PORT), partial(Handler, directory=str(DIST)))
     server.serve_forever()
 

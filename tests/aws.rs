@@ -374,8 +374,8 @@ async fn full_sign_ins_of_both_flows_against_moto() {
     let (cognito, pool_id, username) = set_up(&aws).await;
     let clock = OffsetClock::default();
     for (flow, with_srp) in [("mfa", true), ("passwordless", false)] {
-        // Past the cooldown of the code the previous sign-in left: this one gets a new code.
-        clock.advance(31);
+        // Past the expiry of the code the previous sign-in left: this one gets a new code.
+        clock.advance(301);
         let config = support::config(&[("AUTH_FLOW", flow), ("SEND_LIMIT", "20")]);
         let app = aws_app(&aws, config, &clock);
         let sim = pool_sim(&app, &cognito, &pool_id);
@@ -472,7 +472,8 @@ async fn the_send_limit_stops_mail_with_a_user_safe_message() {
     let app = aws_app(&aws, config, &clock);
     let sim = pool_sim(&app, &cognito, &pool_id);
     sim.initiate_auth(&username, false).await.unwrap();
-    clock.advance(31);
+    // Past the first code's expiry, so the next sign-in mails a second.
+    clock.advance(301);
     let (mut s, _) = sim.initiate_auth(&username, false).await.unwrap();
     // Exhaust the second code, so at the limit there is no usable code to offer again.
     let code =

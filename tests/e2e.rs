@@ -28,8 +28,9 @@ async fn both_flows_with_a_fresh_process_for_every_invocation(store: Store) {
     let mut codes = Vec::new();
     let mut stored = Vec::new();
     for with_password in [true, false] {
-        // Past the cooldown of the code the previous sign-in left: this one mails a new code.
-        w.age(31, None).await;
+        // Past the expiry of the code the previous sign-in left (a usable one would be reused):
+        // this one mails a new code.
+        w.age(301, None).await;
         let sent = w.emails().len();
         let (mut s, step) = begin(&sim, &w.username, with_password).await.unwrap();
         let Step::CustomChallenge(public) = step else {
@@ -212,18 +213,31 @@ async fn attempt_limit_and_send_limit(store: Store) {
         let step = sim.respond_custom(&mut s, &code, &[]).await;
         assert!(is_challenge(&step), "{step:?}");
     }
-    // The send limit: a third email; then, while that code is usable, sign-ins get it again
-    // instead of a refusal (it is in the owner's mailbox), and no fourth email goes out.
-    w.age(31, Some(&second)).await;
+    // The send limit: a third email once the second code has expired (a usable one would be
+    // reused); then, while that code is usable, a new sign-in gets it again and even a resend
+    // past the cooldown is offered it instead of a refusal (it is in the owner's mailbox): no
+    // fourth email goes out.
+    w.age(301, Some(&second)).await;
     begin(&sim, &w.username, false).await.unwrap();
     assert_eq!(w.emails().len(), 3);
     let third = w.last_code();
     w.age(31, Some(&third)).await;
     let (mut again, _) = begin(&sim, &w.username, false).await.unwrap();
+    let step = sim
+        .respond_custom(&mut again, "", &[("action", "resend")])
+        .await;
+    assert!(is_challenge(&step), "{step:?}");
     assert_eq!(
         w.emails().len(),
         3,
         "at the limit: the usable code is offered again"
+    );
+    assert!(
+        outcomes(&lambda)
+            .iter()
+            .any(|(o, r)| o == "challenge_reused" && r == "send_limited"),
+        "{:?}",
+        outcomes(&lambda)
     );
     assert_eq!(
         sim.respond_custom(&mut again, &third, &[]).await,

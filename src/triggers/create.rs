@@ -231,19 +231,20 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             if req.user_not_found {
                 // Where a real user's code is mailed, the decoy waits as long as a real send.
                 tokio::time::sleep(self.timings.draw(Path::Send).min(budget.remaining())).await;
-            } else if let Err(e) = self
-                .send(
-                    &Recipient {
-                        email: &email,
-                        username: &head.user_name,
-                        locale: req.user_attributes.get("locale").map(String::as_str),
-                        passwordless,
-                    },
-                    &issued.code,
-                    issued.active().expires_at,
-                    budget,
-                )
-                .await
+            } else if let Err(e) = Box::pin(self.send(
+                &Recipient {
+                    email: &email,
+                    username: &head.user_name,
+                    locale: req.user_attributes.get("locale").map(String::as_str),
+                    passwordless,
+                },
+                &issued.code,
+                issued.active().expires_at,
+                budget,
+            ))
+            // Boxed: the send's state (the rendered email, the SES request) is large, and
+            // kept out of Create's own future it keeps every caller's stack small.
+            .await
             {
                 self.restore(user, prior.as_ref(), tag, budget).await;
                 return Err(e);

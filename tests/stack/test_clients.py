@@ -6,13 +6,16 @@ Cognito the test says so (docs/local-stack.md).
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import secrets
 import time
+import urllib.parse
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import PASSWORD, wait_out_cooldown
+from conftest import PASSWORD, code_in, make_user, wait_out_cooldown
 from pycognito.aws_srp import AWSSRP
 
 MAX_ATTEMPTS = 3  # the template's default
@@ -109,6 +112,70 @@ def test_resend_keeps_the_code_in_the_cooldown_then_mails_a_new_one(stack, idp, 
     assert "AuthenticationResult" not in after_old
     done = answer(stack, idp, after_old, user, new_code)
     assert "AuthenticationResult" in done
+
+
+def test_a_new_sign_in_after_the_cooldown_reuses_the_mailed_code_and_sends_nothing(stack, idp, mailbox, user):
+    first = start_passwordless(stack, idp, user)
+    params = first["ChallengeParameters"]
+    issued = time.time()
+    sent_at, expires_at = int(params["sentAt"]), int(params["expiresAt"])
+    assert abs(sent_at - issued) <= 5, "sentAt is when the code was mailed (Unix seconds)"
+    assert expires_at > sent_at
+    assert len(mailbox.to(user)) == 1
+    code = mailbox.code(user)
+
+    # A new sign-in once the resend cooldown is over, the code still valid: the same code, no email.
+    wait_out_cooldown(stack, issued)
+    second = start_passwordless(stack, idp, user)
+    assert second["ChallengeParameters"]["sentAt"] == params["sentAt"], "sentAt stays the first email's"
+    assert second["ChallengeParameters"]["expiresAt"] == params["expiresAt"]
+    assert len(mailbox.to(user)) == 1, "a new sign-in while the mailed code is valid sends nothing"
+
+    # The first email's code signs in the new session.
+    done = answer(stack, idp, second, user, code)
+    assert claims(done["AuthenticationResult"]["IdToken"])["email"] == user
+
+
+def link_in(message: dict) -> str | None:
+    """The one-click link of an email: its HTML part's one `href` (`&amp;` undone), or None."""
+    hrefs = re.findall(r'<a\s[^>]*href="([^"]*)"', message["BodyHtml"])
+    assert len(hrefs) <= 1, f"expected at most one link, found {len(hrefs)}"
+    return html.unescape(hrefs[0]) if hrefs else None
+
+
+def test_a_passwordless_email_links_to_the_page_and_an_mfa_email_has_no_link(stack, idp, mailbox, user):
+    challenge = start_passwordless(stack, idp, user)
+    params = challenge["ChallengeParameters"]
+    mail = mailbox.to(user)[-1]
+    assert mail["Subject"] == "Your Acme Local sign-in code", "APP_NAME names the app (scripts/stack.py)"
+    code = code_in(mail)
+    link = link_in(mail)
+    assert link, "a passwordless email carries the one-click link"
+    base, _, fragment = link.partition("#")
+    assert base == stack["WebUrl"], "it opens the page (SignInLinkUrl)"
+    values = dict(urllib.parse.parse_qsl(fragment, strict_parsing=True))
+    username = challenge["ChallengeParameters"].get("USERNAME", user)
+    assert values == {"username": username, "code": code, "expiresAt": params["expiresAt"]}
+    assert link.startswith(f"{stack['WebUrl']}#username={urllib.parse.quote(username, safe='')}&code=")
+    assert link in mail["BodyText"].splitlines(), "the text part holds the same URL on its own line"
+    assert "&amp;code=" in mail["BodyHtml"], "the HTML escapes the link's ampersands"
+    # And the link's code is the sign-in's.
+    assert "AuthenticationResult" in answer(stack, idp, challenge, user, values["code"])
+
+    # Password first (mfa): a link would sign in without the password, so its email has none.
+    other = make_user(stack, idp)
+    srp, start = srp_start(stack, idp, other, PASSWORD)
+    idp.respond_to_auth_challenge(
+        ClientId=stack["UserPoolClientId"],
+        ChallengeName="PASSWORD_VERIFIER",
+        Session=start.get("Session"),
+        ChallengeResponses=srp.process_challenge(start["ChallengeParameters"], {"USERNAME": other}),
+    )
+    mfa = mailbox.to(other)
+    assert len(mfa) == 1, "the password step mailed a code"
+    assert code_in(mfa[0])
+    assert link_in(mfa[0]) is None, "no link in an mfa email's HTML"
+    assert "#username=" not in mfa[0]["BodyText"] and stack["WebUrl"] not in mfa[0]["BodyText"], "nor in its text"
 
 
 def test_sign_up_through_pre_sign_up_then_the_first_code_verifies_the_email(stack, idp, mailbox):

@@ -22,7 +22,8 @@ impl Locale {
     /// `None` for anything else.
     pub fn parse(tag: &str) -> Option<Self> {
         let tag = tag.trim();
-        if tag.is_empty() || tag.len() > MAX_TAG_LEN {
+        // (An empty tag fails below: its one subtag is empty.)
+        if tag.len() > MAX_TAG_LEN {
             return None;
         }
         let mut parts = Vec::new();
@@ -36,7 +37,8 @@ impl Locale {
             }
             parts.push(match sub.len() {
                 2 if i > 0 && alpha => sub.to_ascii_uppercase(),
-                4 if i > 0 && alpha => {
+                // Only a later subtag can have 4 letters: the language has 2 or 3.
+                4 if alpha => {
                     let lower = sub.to_ascii_lowercase();
                     lower[..1].to_ascii_uppercase() + &lower[1..]
                 }
@@ -135,6 +137,15 @@ mod tests {
             assert_eq!(Locale::parse(bad), None, "{bad:?}");
         }
         assert_eq!(Locale::parse(&"a".repeat(10_000)), None);
+        // Subtags up to 8 characters; only letters change case, 4 letters being a script.
+        assert_eq!(l("de-abcdefgh").as_str(), "de-abcdefgh");
+        assert_eq!(l("de-AB12").as_str(), "de-ab12");
+        // Tags up to 35 characters.
+        let longest = "de-Latn-AT-abcdefgh-abcdefgh-abcdef";
+        assert_eq!(longest.len(), MAX_TAG_LEN);
+        assert_eq!(l(longest).as_str(), "de-Latn-AT-abcdefgh-abcdefgh-abcdef");
+        assert_eq!(Locale::parse(&format!("{longest}g")), None);
+        assert_eq!(format!("{:?}", l("pt-br")), "Locale(pt-BR)");
         assert_eq!(Locale::parse(&format!("de-{}", "a-".repeat(20))), None);
     }
 

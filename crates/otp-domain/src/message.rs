@@ -218,11 +218,11 @@ const DE: Texts = Texts {
     subject_code_app: "{code} ist Ihr Anmeldecode für {app}",
     intro: "Ihr Anmeldecode lautet:",
     intro_app: "Ihr Anmeldecode für {app} lautet:",
-    valid_one: "Er ist 1 Minute lang gültig und kann nur einmal verwendet werden.",
-    valid_many: "Er ist {minutes} Minuten lang gültig und kann nur einmal verwendet werden.",
+    valid_one: "Der Code ist 1 Minute lang gültig und kann nur einmal verwendet werden.",
+    valid_many: "Der Code ist {minutes} Minuten lang gültig und kann nur einmal verwendet werden.",
     link_lead: "Oder melden Sie sich mit einem Klick an:",
     link_label: "Anmelden",
-    ignore: "Falls Sie sich nicht anmelden wollten, können Sie diese E-Mail ignorieren. Geben Sie diesen Code niemals weiter – wir werden Sie nie danach fragen.",
+    ignore: "Falls Sie nicht versucht haben, sich anzumelden, können Sie diese E-Mail ignorieren. Geben Sie diesen Code niemals weiter – wir werden Sie nie danach fragen.",
 };
 
 const FR: Texts = Texts {
@@ -237,7 +237,7 @@ const FR: Texts = Texts {
     valid_many: "Il est valable {minutes}\u{a0}minutes et ne peut être utilisé qu’une seule fois.",
     link_lead: "Ou connectez-vous en un clic\u{a0}:",
     link_label: "Se connecter",
-    ignore: "Si vous n’êtes pas à l’origine de cette demande, vous pouvez ignorer cet e-mail. Ne communiquez jamais ce code à qui que ce soit\u{a0}: nous ne vous le demanderons jamais.",
+    ignore: "Si vous n’avez pas tenté de vous connecter, vous pouvez ignorer cet e-mail. Ne communiquez ce code à personne\u{a0}: nous ne vous le demanderons jamais.",
 };
 
 const ES: Texts = Texts {
@@ -263,11 +263,11 @@ const PT_BR: Texts = Texts {
     subject_code_app: "{code} é o seu código de acesso ao {app}",
     intro: "Seu código de acesso é:",
     intro_app: "Seu código de acesso ao {app} é:",
-    valid_one: "Ele é válido por 1 minuto e só pode ser usado uma vez.",
-    valid_many: "Ele é válido por {minutes} minutos e só pode ser usado uma vez.",
+    valid_one: "Este código é válido por 1 minuto e só pode ser usado uma vez.",
+    valid_many: "Este código é válido por {minutes} minutos e só pode ser usado uma vez.",
     link_lead: "Ou entre com um clique:",
     link_label: "Entrar",
-    ignore: "Se não foi você que tentou entrar, ignore este e-mail. Nunca compartilhe este código com ninguém: nós nunca vamos pedi-lo.",
+    ignore: "Se não foi você quem tentou entrar, pode ignorar este e-mail. Nunca compartilhe este código com ninguém: nós nunca vamos pedi-lo a você.",
 };
 
 const JA: Texts = Texts {
@@ -282,7 +282,7 @@ const JA: Texts = Texts {
     valid_many: "このコードの有効期限は{minutes}分です。一度だけ使用できます。",
     link_lead: "または、次のリンクからワンクリックでサインインできます。",
     link_label: "サインイン",
-    ignore: "お心当たりのない場合は、このメールを破棄してください。このコードは誰にも教えないでください。当社からコードをお尋ねすることはありません。",
+    ignore: "サインインにお心当たりがない場合は、このメールを破棄してください。このコードは誰にも教えないでください。当社からコードをお尋ねすることはありません。",
 };
 
 fn texts(locale: &Locale) -> &'static Texts {
@@ -298,7 +298,7 @@ fn texts(locale: &Locale) -> &'static Texts {
 
 /// Fills `{name}` placeholders from `values` in one pass: a filled-in value is not scanned again.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 32);
+    let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
@@ -627,6 +627,24 @@ mod tests {
         ] {
             assert!(LinkBase::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn html_escaping_covers_text_and_attributes() {
+        assert_eq!(
+            escape_html(r#"<a href="x" title='y'>&</a>"#),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn debug_output_of_secrets_is_redacted_but_present() {
+        let code = code();
+        let m = render(&email(&bundled_locales()[0], &code));
+        assert_eq!(format!("{m:?}"), "RenderedEmail { .. }");
+        let base = LinkBase::parse("https://app.example/").unwrap();
+        let link = SignInLink::new(&base, "u", &code, 1);
+        assert_eq!(format!("{link:?}"), "SignInLink(<redacted>)");
     }
 
     #[test]

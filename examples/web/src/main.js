@@ -3,6 +3,8 @@
 //   passwordless: InitiateAuth CUSTOM_AUTH (USERNAME only)          -> CUSTOM_CHALLENGE
 //   mfa:          InitiateAuth CUSTOM_AUTH + SRP_A, PASSWORD_VERIFIER -> CUSTOM_CHALLENGE
 //   then RespondToAuthChallenge with the code (or ClientMetadata action=resend) until tokens.
+// A one-click link from a passwordless email (#username=…&code=…&expiresAt=…) runs the same
+// passwordless sign-in and answers with the link's code, if that code is still the current one.
 import {
   AuthenticationDetails,
   CognitoUser,
@@ -28,7 +30,14 @@ const MSG = {
   wrongPassword: 'That email and password do not match. Check them and try again.',
   network: 'Could not reach the sign-in service. Check your connection and try again.',
   noConfig: 'This page could not load its configuration (config.json).',
+  linkExpired: 'This sign-in link has expired. Enter your email to get a new code.',
+  linkReplaced: 'This link was already used or replaced by a newer code. Enter the latest code from your email.',
+  linkBroken: 'This sign-in link is incomplete. Enter your email to get a new code.',
 };
+
+// A challenge whose code was sent longer ago than this reuses a code mailed before (a new
+// sign-in while that code is valid sends no email), and the page says so.
+const REUSED_AFTER_SECONDS = 10;
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -57,12 +66,38 @@ let cooldownEnd = 0; // ms: Resend stays disabled until then
 let expiredShown = false; // the expired message is shown once per code
 let busy = false;
 
+// ---- the one-click link ----
+
+// The link's fragment: #username=…&code=…&expiresAt=… (each value percent-encoded). A fragment
+// never reaches a server; it is taken out of the address bar and the history entry at once, so
+// the code is neither left on screen nor kept in the history, and no reload replays it.
+function takeLink() {
+  if (!location.hash) return undefined;
+  const values = {};
+  for (const part of location.hash.slice(1).split('&')) {
+    const at = part.indexOf('=');
+    if (at < 0) continue;
+    try {
+      values[part.slice(0, at)] = decodeURIComponent(part.slice(at + 1));
+    } catch {
+      // A malformed escape: the value is left out, and the link is not used.
+    }
+  }
+  if (!('username' in values || 'code' in values || 'expiresAt' in values)) return undefined;
+  history.replaceState(history.state, '', location.pathname + location.search);
+  const complete = values.username && /^[0-9]{4,10}$/.test(values.code || '') && /^[0-9]+$/.test(values.expiresAt || '');
+  return { username: values.username || '', code: values.code, expiresAt: values.expiresAt, broken: !complete };
+}
+const pendingLink = takeLink();
+
 // ---- small view helpers ----
 
 function say(text) { el.status.textContent = text; }
 function alertText(text) { el.error.textContent = text; }
 function clearMessages() { say(''); alertText(''); }
 
+// Steps: 'start' (email, password), 'code', 'done', and 'link' (a link being used: only the
+// status line shows).
 function show(step) {
   el.startForm.hidden = step !== 'start';
   el.codeForm.hidden = step !== 'code';
@@ -136,6 +171,34 @@ function startOver(errorText) {
   el.email.focus();
 }
 
+const pad2 = (n) => String(n).padStart(2, '0');
+
+// "We sent a 6-digit code to m***@e***.test at 10:42." (local time). A code sent well before
+// this challenge came was mailed for an earlier sign-in and is still valid: no new email came,
+// so the page says when to look for it, and that Resend is there if it never arrived.
+function describeSent(params) {
+  const length = Number(params.codeLength) || 6;
+  const sentAt = Number(params.sentAt);
+  if (!sentAt) return { text: `We sent a ${length}-digit code to ${params.destination}.`, sentAt: 0 };
+  const when = new Date(sentAt * 1000);
+  const hhmm = `${pad2(when.getHours())}:${pad2(when.getMinutes())}`;
+  const reused = Date.now() / 1000 - sentAt > REUSED_AFTER_SECONDS;
+  return {
+    text: reused
+      ? `We sent a code to ${params.destination} at ${hhmm}; it is still valid. Didn't get it? Use Resend.`
+      : `We sent a ${length}-digit code to ${params.destination} at ${hhmm}.`,
+    sentAt,
+  };
+}
+
+// The Resend cooldown runs from when the code was sent (a second's margin for the server's whole
+// seconds), so a reused code's is usually over already. At most a full cooldown from now; a client
+// clock ahead of the server's may end it early, and the server then keeps the code and says so.
+function startCooldown(sentAt) {
+  const full = Date.now() + config.ResendCooldownSeconds * 1000;
+  cooldownEnd = sentAt ? Math.min(full, (sentAt + config.ResendCooldownSeconds + 1) * 1000) : full;
+}
+
 function enterCodeStep(params) {
   challenge = params;
   expiredShown = false;
@@ -143,8 +206,9 @@ function enterCodeStep(params) {
   el.code.maxLength = length;
   el.code.pattern = `[0-9]{${length}}`;
   el.code.value = '';
-  el.sentTo.textContent = `We sent a ${length}-digit code to ${params.destination}.`;
-  cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
+  const sent = describeSent(params);
+  el.sentTo.textContent = sent.text;
+  startCooldown(sent.sentAt);
   show('code');
   tick();
   el.code.focus();
@@ -169,6 +233,8 @@ function signedIn(session) {
 function failed(err, step) {
   const text = triggerText(err);
   if (!text && err && err.message === 'Network error') {
+    // The sign-in in progress survives a network error, except a link's: it has no form to retry.
+    if (step === 'link') return startOver(MSG.network);
     alertText(MSG.network);
     return;
   }
@@ -243,6 +309,7 @@ async function onCode(event) {
     say('');
     if (challenge.expiresAt !== before) {
       alertText('This code has expired. We sent a new code; check your email.');
+      el.sentTo.textContent = describeSent(challenge).text;
       cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
       expiredShown = false;
     } else {
@@ -264,7 +331,10 @@ async function onResend() {
     const result = await call((cb) => user.sendCustomChallengeAnswer('resend', cb, { action: 'resend' }));
     if (result.session) return signedIn(result.session); // not expected; handled anyway
     challenge = result.challenge;
-    if (challenge.expiresAt !== before) expiredShown = false;
+    if (challenge.expiresAt !== before) {
+      expiredShown = false;
+      el.sentTo.textContent = describeSent(challenge).text;
+    }
     // The cooldown restarts either way: without a new email we cannot know how much of the
     // server's cooldown is left, and waiting a little too long is harmless.
     cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
@@ -273,6 +343,40 @@ async function onResend() {
       : 'Your current code is still valid, so no new email was sent. Check your inbox.');
     tick();
     el.code.focus();
+  });
+}
+
+// A one-click link: a passwordless sign-in for the link's username, answered with the link's
+// code only if the challenge is for that code (the same expiresAt). Otherwise the code was used
+// or replaced by a resend, and the function issued or reused another one: answering with the
+// link's code would only spend one of the sign-in's attempts, so the code step asks for the latest.
+async function linkSignIn(link) {
+  const looksLikeEmail = /^[^@\s]+@[^@\s]+$/.test(link.username);
+  el.email.value = looksLikeEmail ? link.username : '';
+  if (link.broken) return startOver(MSG.linkBroken); // a link cut short, say by a line break
+  if (Number(link.expiresAt) <= Date.now() / 1000) return startOver(MSG.linkExpired);
+  clearMessages();
+  show('link');
+  say('Signing you in…');
+  user = new CognitoUser({ Username: link.username, Pool: pool, Storage: storage });
+  user.setAuthenticationFlowType('CUSTOM_AUTH');
+  await guarded('link', async () => {
+    const details = new AuthenticationDetails({ Username: link.username });
+    const started = await call((cb) => user.initiateAuth(details, cb));
+    if (started.session) return signedIn(started.session);
+    if (started.challenge.expiresAt !== String(link.expiresAt)) {
+      say('');
+      enterCodeStep(started.challenge);
+      alertText(MSG.linkReplaced);
+      return;
+    }
+    challenge = started.challenge;
+    const result = await call((cb) => user.sendCustomChallengeAnswer(link.code, cb));
+    if (result.session) return signedIn(result.session);
+    // Refused although it was the current code's link (an edited link): the code step, as above.
+    say('');
+    enterCodeStep(result.challenge);
+    alertText(MSG.linkReplaced);
   });
 }
 
@@ -288,6 +392,11 @@ el.codeForm.addEventListener('submit', onCode);
 el.resend.addEventListener('click', onResend);
 el.restart.addEventListener('click', () => startOver());
 el.signOut.addEventListener('click', onSignOut);
+// A link opened in a tab that already shows the page changes only the fragment.
+window.addEventListener('hashchange', () => {
+  const link = takeLink();
+  if (link && pool && !busy) linkSignIn(link);
+});
 
 // The pool and client come from the local stack's config.json (served by scripts/web_serve.py).
 fetch('./config.json', { cache: 'no-store' })
@@ -295,7 +404,9 @@ fetch('./config.json', { cache: 'no-store' })
   .then((c) => {
     config = c;
     pool = new CognitoUserPool({ UserPoolId: c.UserPoolId, ClientId: c.UserPoolClientId, endpoint: c.Endpoint, Storage: storage });
-    setBusy(false);
-    el.email.focus();
   })
-  .catch(() => alertText(MSG.noConfig));
+  .then(() => {
+    setBusy(false);
+    if (pendingLink) return linkSignIn(pendingLink);
+    el.email.focus();
+  }, () => alertText(MSG.noConfig));

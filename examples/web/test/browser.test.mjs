@@ -1,15 +1,19 @@
 // The example page in headless Chromium against the local stack: both flows, a wrong code, a
-// real resend, the expiry countdown, the lockout, keyboard use. Codes come from the emulator's
-// mailbox over HTTP. Run from examples/web after `npm run build` and scripts/stack.py up:
+// reused code and a real resend, the expiry countdown, the lockout, keyboard use, the email's
+// one-click link, and a picture of the email. Codes come from the emulator's mailbox over HTTP.
+// Run from examples/web after `npm run build` and scripts/stack.py up:
 //   node --test test/browser.test.mjs
-// Screenshots of each step go to $SCREENSHOTS (default .local/screenshots/ in the repository).
+// Screenshots of each step go to $SCREENSHOTS (default .local/screenshots/ in the repository);
+// the email's also to docs/img/email.png.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { AuthenticationDetails, CognitoUser } from 'amazon-cognito-identity-js';
 import { chromium } from 'playwright-core';
 import {
-  PASSWORD, codeIn, freshEmail, latestCode, mailFor, signUp, stackOutputs, userPool, wrongCodeFor,
+  PASSWORD, STACK_DIR, codeIn, freshEmail, latestCode, linkIn, mailFor, mailboxSize, signUp, stackOutputs,
+  userPool, wrongCodeFor,
 } from './stack.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -17,6 +21,12 @@ const SHOTS = process.env.SCREENSHOTS || fileURLToPath(new URL('../../../.local/
 const WRONG_CODE = "That code isn't right. Check the email and try again.";
 const EXPIRED = 'This code has expired. Use Resend to get a new one.';
 const TOO_MANY = 'Too many wrong codes. Sign in again to get a new code.';
+const LINK_REPLACED = 'This link was already used or replaced by a newer code. Enter the latest code from your email.';
+const LINK_EXPIRED = 'This sign-in link has expired. Enter your email to get a new code.';
+// The email's picture in the docs (README: the default email).
+const DOCS_EMAIL = fileURLToPath(new URL('../../../docs/img/email.png', import.meta.url));
+// The page server's access log (scripts/web_serve.py): method, path with query, status.
+const REQUEST_LOG = `${STACK_DIR}/web-requests.log`;
 
 let out;
 let pool;
@@ -24,6 +34,7 @@ let browser;
 let context;
 let page;
 let pageErrors;
+let extraContexts;
 
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (set CHROMIUM to its path)`);
@@ -44,23 +55,36 @@ after(async () => {
   await browser?.close();
 });
 
-beforeEach(async () => {
-  context = await browser.newContext({ viewport: { width: 800, height: 720 } });
-  page = await context.newPage();
-  // Script errors and console errors (a CSP violation is one) fail the test that caused them.
-  // Chromium also logs each HTTP error response ("Failed to load resource"); the API's refusals
-  // (400 for a wrong password or a lockout) are expected, so those lines are not counted.
-  pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
+// Script errors and console errors (a CSP violation is one) fail the test that caused them.
+// Chromium also logs each HTTP error response ("Failed to load resource"); the API's refusals
+// (400 for a wrong password or a lockout) are expected, so those lines are not counted.
+function watchErrors(p) {
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  p.on('console', (m) => {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(m.text());
   });
+  return p;
+}
+
+beforeEach(async () => {
+  pageErrors = [];
+  extraContexts = [];
+  context = await browser.newContext({ viewport: { width: 800, height: 720 } });
+  page = watchErrors(await context.newPage());
 });
 
 afterEach(async () => {
   await context?.close();
+  for (const c of extraContexts) await c.close();
   assert.deepEqual(pageErrors, [], 'no errors in the page');
 });
+
+/** A page in a new browser context: no cookies, storage or history shared with any other. */
+async function freshPage(options = { viewport: { width: 800, height: 720 } }) {
+  const c = await browser.newContext(options);
+  extraContexts.push(c);
+  return watchErrors(await c.newPage());
+}
 
 const shot = (name) => page.screenshot({ path: `${SHOTS}/${name}.png` });
 const text = (sel) => page.locator(sel).innerText();
@@ -87,7 +111,10 @@ async function expectSignedIn(email) {
   assert.equal(await text('#who'), email);
 }
 
-test('passwordless: wrong code, resend after the cooldown, new code, signed in (keyboard only)', async () => {
+const SENT_NEW = /^We sent a 6-digit code to \S+\*\*\*@\S+ at \d\d:\d\d\.$/;
+const SENT_REUSED = /^We sent a code to \S+\*\*\*@\S+ at \d\d:\d\d; it is still valid\. Didn't get it\? Use Resend\.$/;
+
+test('passwordless: wrong code, a new sign-in reuses the mailed code, resend mails a new one, signed in (keyboard only)', async () => {
   const email = freshEmail();
   await signUp(pool, email);
   await open();
@@ -106,7 +133,7 @@ test('passwordless: wrong code, resend after the cooldown, new code, signed in (
   assert.equal(await input.getAttribute('pattern'), '[0-9]{6}');
   assert.equal(await page.locator('label[for="code"]').count(), 1, 'the code field has a label');
   const sentTo = await text('#sent-to');
-  assert.match(sentTo, /\*\*\*@/, 'the masked destination is shown');
+  assert.match(sentTo, SENT_NEW, 'the masked destination and the time the code was sent');
   assert.ok(!sentTo.includes(email), 'the full address is not shown');
   assert.match(await text('#expiry'), /^Code valid for [45]:\d\d$/);
   assert.equal(await page.locator('#resend').isDisabled(), true, 'Resend waits for the cooldown');
@@ -125,9 +152,25 @@ test('passwordless: wrong code, resend after the cooldown, new code, signed in (
   assert.equal(await focusedId(), 'code', 'focus is back on the code field');
   await shot('03-wrong-code');
 
-  // Resend once the page's cooldown is over; the server's started a moment earlier, so this is
-  // a real resend: a new email with a new code.
+  // Once the cooldown is over, start over and sign in again: the mailed code is still valid, so
+  // the new sign-in reuses it and sends nothing, and the page says when it was sent.
+  // (A second past the page's cooldown: the server's whole-second sentAt is then surely over the
+  // cooldown behind, and the page's reuse threshold too.)
   await page.locator('#resend:enabled').waitFor({ timeout: (out.ResendCooldownSeconds + 5) * 1000 });
+  await page.waitForTimeout(1000);
+  await page.locator('#restart').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#start-form').waitFor({ state: 'visible' });
+  assert.equal(await focusedId(), 'email', 'Start over puts focus on the email field');
+  assert.equal(await page.locator('#email').inputValue(), email, 'the address is kept');
+  await page.keyboard.press('Enter');
+  await waitForCodeStep();
+  assert.match(await text('#sent-to'), SENT_REUSED, 'the page says the code mailed before is still valid');
+  assert.equal((await mailFor(out, email)).length, 1, 'the new sign-in sent no email');
+  assert.equal(await page.locator('#resend').isDisabled(), false, "Resend is ready: the code's cooldown is over");
+  await shot('04-reused');
+
+  // Resend: a real resend, a new email with a new code.
   await page.locator('#resend').focus();
   await page.keyboard.press('Enter');
   await page.locator('#status', { hasText: 'A new code was sent to' }).waitFor({ timeout: 10_000 });
@@ -135,14 +178,15 @@ test('passwordless: wrong code, resend after the cooldown, new code, signed in (
   assert.equal(mails.length, 2, 'the resend mailed a second email');
   const code2 = codeIn(mails[1]);
   assert.notEqual(code2, code1, 'the resent code is a new one');
+  assert.match(await text('#sent-to'), SENT_NEW, 'the time is the new email\'s');
   assert.equal(await page.locator('#resend').isDisabled(), true, 'the cooldown restarts after a send');
   assert.equal(await focusedId(), 'code');
-  await shot('04-resent');
+  await shot('05-resent');
 
   await page.keyboard.type(code2);
   await page.keyboard.press('Enter');
   await expectSignedIn(email);
-  await shot('05-signed-in');
+  await shot('06-signed-in');
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, 'nothing in web storage');
   assert.ok(![code1, code2].some((c) => page.url().includes(c)), 'no code in the URL');
 
@@ -157,14 +201,14 @@ test('mfa: email and password, then the code, signed in', async () => {
   await open();
   await page.locator('#email').fill(email);
   await page.getByLabel('Password (only if your account uses a password and a code)').fill(PASSWORD);
-  await shot('06-mfa-password');
+  await shot('07-mfa-password');
   await page.locator('#start-submit').click();
   await waitForCodeStep();
   assert.equal((await mailFor(out, email)).length, 1, 'one email after the password step');
   await page.locator('#code').fill(await latestCode(out, email));
   await page.locator('#code-submit').click();
   await expectSignedIn(email);
-  await shot('07-mfa-signed-in');
+  await shot('08-mfa-signed-in');
 });
 
 test('mfa: a wrong password stays on the first step and sends no code', async () => {
@@ -178,7 +222,7 @@ test('mfa: a wrong password stays on the first step and sends no code', async ()
   assert.equal(await page.locator('#start-form').isVisible(), true);
   assert.equal(await page.locator('#password').inputValue(), '', 'the password field is cleared');
   assert.equal((await mailFor(out, email)).length, 0, 'no code was mailed');
-  await shot('08-mfa-wrong-password');
+  await shot('09-mfa-wrong-password');
 });
 
 test('expiry: when the countdown reaches 0 the page says the code has expired', async () => {
@@ -193,7 +237,7 @@ test('expiry: when the countdown reaches 0 the page says the code has expired', 
   await page.clock.fastForward('05:01');
   await expectError(EXPIRED);
   assert.equal(await text('#expiry'), 'Code expired');
-  await shot('09-expired');
+  await shot('10-expired');
 });
 
 test('too many wrong codes: back to the first step, and a new sign-in is locked for now', async () => {
@@ -215,10 +259,152 @@ test('too many wrong codes: back to the first step, and a new sign-in is locked 
   assert.equal(await page.locator('#start-form').isVisible(), true, 'back to the first step');
   assert.equal(await focusedId(), 'email');
   assert.equal(await page.locator('#email').inputValue(), email, 'the address is kept');
-  await shot('10-too-many');
+  await shot('11-too-many');
 
   // Signing in again at once meets the lockout: the trigger's own text, found in the error.
   await page.keyboard.press('Enter');
   await expectError('Too many wrong codes. Please wait a minute, then sign in again for a new code.');
   assert.doesNotMatch(await text('#error'), /Exception|errorType|CreateAuthChallenge/, 'only the plain text is shown');
+});
+
+// ---- the one-click link in a passwordless email ----
+
+/** A passwordless sign-in for `username` with identity-js in Node, as the page starts one. */
+function startPasswordless(username) {
+  const user = new CognitoUser({ Username: username, Pool: pool });
+  user.setAuthenticationFlowType('CUSTOM_AUTH');
+  return new Promise((resolve, reject) => user.initiateAuth(new AuthenticationDetails({ Username: username }), {
+    onSuccess: () => reject(new Error('tokens without a code')),
+    onFailure: reject,
+    customChallenge: resolve,
+  }));
+}
+
+/** The user pool API calls a page makes, by name (InitiateAuth, RespondToAuthChallenge, …). */
+function apiCalls(p) {
+  const calls = [];
+  p.on('request', (r) => {
+    if (r.url().startsWith(out.Endpoint) && r.method() === 'POST') {
+      calls.push((r.headers()['x-amz-target'] ?? r.url()).replace(/^AWSCognitoIdentityProviderService\./, ''));
+    }
+  });
+  return calls;
+}
+
+const requestLog = () => (existsSync(REQUEST_LOG) ? readFileSync(REQUEST_LOG, 'utf8') : '');
+
+// Each of these signs up a new user rather than using the demo user: a user gets at most
+// SendLimit (5) codes an hour, so runs repeated against one stack would meet that limit.
+
+test('link sign-in: the emailed link signs in once, in a fresh browser, sending nothing; its code never reaches the server', async () => {
+  const email = freshEmail();
+  await signUp(pool, email);
+  // A passwordless sign-in through the page mails the code and its link.
+  await open();
+  await page.locator('#email').fill(email);
+  await page.locator('#email').press('Enter');
+  await waitForCodeStep();
+  const mail = (await mailFor(out, email)).at(-1);
+  const link = linkIn(mail);
+  const code = codeIn(mail);
+  const url = new URL(link);
+  assert.equal(`${url.origin}${url.pathname}`, out.WebUrl, 'the link opens the page');
+  assert.equal(url.search, '', 'nothing of the sign-in in the query, which servers log');
+  const fragment = new URLSearchParams(url.hash.slice(1));
+  assert.equal(fragment.get('code'), code, "the link holds the email's code");
+  assert.match(fragment.get('expiresAt'), /^\d+$/);
+  assert.ok(fragment.get('username'), 'and the Cognito username');
+  const mailCount = await mailboxSize(out);
+  const logStart = requestLog().length;
+
+  // Clicked: a browser with nothing of this sign-in in it ends signed in, sending nothing.
+  const first = await freshPage();
+  const firstCalls = apiCalls(first);
+  await first.goto(link);
+  await first.locator('#done').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await first.locator('#who').innerText(), email);
+  assert.equal(await first.locator('h1').innerText(), 'Signed in');
+  assert.equal(await mailboxSize(out), mailCount, 'the click sent no email');
+  assert.deepEqual(firstCalls, ['InitiateAuth', 'RespondToAuthChallenge'], "a sign-in answered with the link's code");
+  assert.equal(first.url(), out.WebUrl, 'the fragment, code and all, is gone from the address bar');
+  await first.screenshot({ path: `${SHOTS}/12-link-signed-in.png` });
+  // The history entry was replaced, so a reload does not replay the link.
+  await first.reload();
+  await first.locator('#start-submit:enabled').waitFor();
+  assert.equal(await first.locator('#start-form').isVisible(), true, 'a reload shows the start form');
+  assert.equal(await first.locator('#error').innerText(), '');
+
+  // The same link again: its code was used. The page does not answer with it (that would spend
+  // an attempt); it asks for the latest code. This sign-in may mail a new code, as any would.
+  const second = await freshPage();
+  const secondCalls = apiCalls(second);
+  await second.goto(link);
+  await second.locator('#error', { hasText: LINK_REPLACED }).waitFor({ timeout: 10_000 });
+  assert.equal(await second.locator('#code-form').isVisible(), true, 'the code step, to enter the latest code');
+  assert.equal(await second.locator('#done').isVisible(), false, 'not signed in');
+  assert.deepEqual(secondCalls, ['InitiateAuth'], 'the used code was not sent as an answer');
+  assert.equal(await second.evaluate(() => document.activeElement?.id), 'code');
+  assert.ok(!second.url().includes(code), 'no code in the address bar');
+  await second.screenshot({ path: `${SHOTS}/13-link-used.png` });
+
+  // What the page server saw: the page, never the fragment.
+  const log = requestLog().slice(logStart);
+  assert.match(log, /^GET \/ 200$/m, 'the access log records the page the link opened');
+  assert.ok(!log.includes(code), 'the code never reached the page server');
+  assert.ok(!log.includes('username=') && !log.includes('expiresAt='), 'nor the rest of the fragment');
+});
+
+test('link sign-in: an expired link starts no sign-in and asks for the email', async () => {
+  const email = freshEmail();
+  await signUp(pool, email);
+  await startPasswordless(email);
+  const link = linkIn((await mailFor(out, email)).at(-1));
+  const username = new URLSearchParams(new URL(link).hash.slice(1)).get('username');
+  const expired = link.replace(/expiresAt=\d+/, `expiresAt=${Math.floor(Date.now() / 1000) - 60}`);
+  assert.notEqual(expired, link);
+  const mailCount = await mailboxSize(out);
+
+  const p = await freshPage();
+  const calls = [];
+  p.on('request', (r) => { if (r.url().startsWith(out.Endpoint)) calls.push(`${r.method()} ${r.url()}`); });
+  await p.goto(expired);
+  await p.locator('#error', { hasText: LINK_EXPIRED }).waitFor({ timeout: 10_000 });
+  assert.equal(await p.locator('#start-form').isVisible(), true, 'the start form');
+  assert.equal(await p.locator('#email').inputValue(), username.includes('@') ? username : '',
+    'the email field holds the username if it is an address');
+  assert.equal(await p.evaluate(() => document.activeElement?.id), 'email');
+  assert.equal(p.url(), out.WebUrl, 'the fragment is gone');
+  await p.screenshot({ path: `${SHOTS}/14-link-expired.png` });
+  await p.waitForTimeout(1000); // time for a sign-in that should not happen
+  assert.deepEqual(calls, [], 'no call to the user pool');
+  assert.equal(await mailboxSize(out), mailCount, 'no email');
+});
+
+test('the email: a passwordless email, rendered (.local/screenshots/email.png, docs/img/email.png)', async () => {
+  const email = freshEmail();
+  await signUp(pool, email);
+  await startPasswordless(email);
+  const mail = (await mailFor(out, email)).at(-1);
+  const code = codeIn(mail);
+  linkIn(mail); // a passwordless email, with its link
+  assert.match(mail.Subject, /sign-in code/);
+  assert.ok(!/<script|<img|src=|url\(/i.test(mail.BodyHtml), 'self-contained: no script, image or remote style');
+
+  const p = await freshPage({ viewport: { width: 640, height: 700 } });
+  const requests = [];
+  p.on('request', (r) => requests.push(r.url()));
+  await p.setContent(mail.BodyHtml, { waitUntil: 'load' });
+  assert.deepEqual(requests.filter((u) => !u.startsWith('data:') && u !== 'about:blank'), [], 'it loads nothing');
+  const box = await p.evaluate(() => ({
+    width: document.documentElement.scrollWidth,
+    height: document.documentElement.scrollHeight,
+  }));
+  assert.ok(box.width <= 640 && box.height <= 700, `the email fits 640x700 (${box.width}x${box.height})`);
+  assert.equal(await p.getByRole('link', { name: /Sign in/ }).isVisible(), true, 'the one-click button');
+  assert.equal(await p.getByText(code, { exact: true }).isVisible(), true, 'the code');
+  await p.screenshot({ path: `${SHOTS}/email.png` });
+  // The docs' copy shows a fixed example code, so the committed picture changes only when the
+  // email's look does, not with every run's random code.
+  await p.setContent(mail.BodyHtml.replaceAll(code, '428613'), { waitUntil: 'load' });
+  await p.screenshot({ path: DOCS_EMAIL });
 });

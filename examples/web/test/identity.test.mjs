@@ -49,6 +49,11 @@ function assertChallenge(result, email) {
   assert.ok(!p.destination.includes(email.split('@')[0]), 'the destination does not show the address');
   const left = Number(p.expiresAt) - Date.now() / 1000;
   assert.ok(left > 60 && left <= 3600, `expiresAt is in the future (${left.toFixed(0)} s)`);
+  // sentAt: when the code was mailed, in whole seconds (a page says "we sent a code at 10:42").
+  assert.match(p.sentAt, /^[0-9]+$/);
+  const ago = Date.now() / 1000 - Number(p.sentAt);
+  assert.ok(ago > -5 && ago < 3600, `sentAt is in the past (${ago.toFixed(0)} s ago)`);
+  assert.ok(Number(p.expiresAt) > Number(p.sentAt), 'the code expires after it was sent');
   return p;
 }
 
@@ -75,6 +80,7 @@ test('passwordless: a wrong code is asked again with the same expiresAt, then th
 
   const retry = assertChallenge(await answer(user, wrongCodeFor(code)), email);
   assert.equal(retry.expiresAt, first.expiresAt, 'the same code stays valid after a wrong answer');
+  assert.equal(retry.sentAt, first.sentAt, 'and was sent when it was');
   assert.equal((await mailFor(out, email)).length, 1, 'a wrong answer sends no email');
 
   const claims = await assertTokens(await answer(user, code), email);

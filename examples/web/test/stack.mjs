@@ -52,10 +52,30 @@ export async function mailFor(out, to) {
     .sort((a, b) => a.Timestamp - b.Timestamp);
 }
 
-/** The code in an email's text: its one run of 6 to 10 digits. */
+/** How many emails the emulator's SES took, for anyone. */
+export async function mailboxSize(out) {
+  const r = await fetch(out.Mailbox);
+  assert.equal(r.status, 200, 'the mailbox answers');
+  const { messages } = await r.json();
+  return (Array.isArray(messages) ? messages : Object.values(messages ?? {}).flat()).length;
+}
+
+/** The one-click link of a passwordless email: the HTML part's one link (its `&amp;` undone),
+ * which the text part must hold too, on a line of its own. */
+export function linkIn(message) {
+  const hrefs = [...(message.BodyHtml ?? '').matchAll(/<a\s[^>]*href="([^"]*)"/g)].map((m) => m[1]);
+  assert.equal(hrefs.length, 1, `the HTML part holds one link, found ${hrefs.length}`);
+  const link = hrefs[0].replaceAll('&amp;', '&');
+  assert.match(link, /#username=[^&]+&code=[0-9]+&expiresAt=[0-9]+$/, 'the link carries username, code and expiry in its fragment');
+  assert.ok((message.BodyText ?? '').split('\n').includes(link), 'the text part holds the same URL on its own line');
+  return link;
+}
+
+/** The code in an email's text: the one line that is nothing but 6 to 10 digits (a passwordless
+ * email's one-click link holds the code too, and maybe digits of the username). */
 export function codeIn(message) {
-  const found = (message.BodyText ?? '').match(/(?<![0-9])[0-9]{6,10}(?![0-9])/g) ?? [];
-  assert.equal(found.length, 1, 'the email holds exactly one code');
+  const found = [...(message.BodyText ?? '').matchAll(/^[ \t]*([0-9]{6,10})[ \t]*$/gm)].map((m) => m[1]);
+  assert.equal(found.length, 1, `the email holds exactly one code line, found ${found}`);
   return found[0];
 }
 
