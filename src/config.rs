@@ -398,21 +398,26 @@ impl Config {
                 Some(SesTemplate { pattern, locales })
             }
         };
+        // The default must be on offer: with templates, a default outside SES_TEMPLATE_LOCALES
+        // would name a template that does not exist, for every user it applies to.
+        let offered = ses_template
+            .as_ref()
+            .map_or_else(|| bundled_locales().to_vec(), |t| t.locales.clone());
+        let en = Locale::parse("en").expect("en is a tag");
         let default_locale = match r.get("EMAIL_DEFAULT_LOCALE") {
-            None => Locale::parse("en").expect("en is a tag"),
-            Some(v) => {
-                let offered = ses_template
-                    .as_ref()
-                    .map_or_else(|| bundled_locales().to_vec(), |t| t.locales.clone());
-                match Locale::parse(&v).filter(|l| offered.contains(l)) {
-                    Some(l) => l,
-                    None => {
-                        let list: Vec<&str> = offered.iter().map(Locale::as_str).collect();
-                        r.fail("EMAIL_DEFAULT_LOCALE", format!("{v:?} is not accepted; use one of the locales on offer: {} (default en)", list.join(", ")));
-                        Locale::parse("en").expect("en is a tag")
-                    }
-                }
+            None if offered.contains(&en) => en,
+            None => {
+                r.fail("EMAIL_DEFAULT_LOCALE", "is required when SES_TEMPLATE_LOCALES does not list en; set it to one of the listed locales".into());
+                en
             }
+            Some(v) => match Locale::parse(&v).filter(|l| offered.contains(l)) {
+                Some(l) => l,
+                None => {
+                    let list: Vec<&str> = offered.iter().map(Locale::as_str).collect();
+                    r.fail("EMAIL_DEFAULT_LOCALE", format!("{v:?} is not accepted; use one of the locales on offer: {} (default en)", list.join(", ")));
+                    en
+                }
+            },
         };
         let sign_in_link = r.get("SIGN_IN_LINK_URL").and_then(|v| {
             if flow == AuthFlow::Mfa {
@@ -633,6 +638,15 @@ mod tests {
                 "{var}={value:?}: {e}"
             );
         }
+        let e = with(&[
+            ("SES_TEMPLATE", "otp-{locale}"),
+            ("SES_TEMPLATE_LOCALES", "de,fr"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e.problems[0].0, "EMAIL_DEFAULT_LOCALE",
+            "no otp-en to fall back to"
+        );
         let e = with(&[
             ("SES_TEMPLATE", "otp-{locale}"),
             ("SES_TEMPLATE_LOCALES", "en,,de"),
