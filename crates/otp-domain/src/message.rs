@@ -458,13 +458,13 @@ mod tests {
     fn every_locale_renders_code_minutes_and_warning() {
         let code = code();
         let app = AppName::parse("Acme").unwrap();
-        for locale in bundled_locales().iter().cloned() {
-            let t = texts(&locale);
+        for locale in bundled_locales() {
+            let t = texts(locale);
             assert_eq!(t.lang, locale.as_str());
             for (minutes, valid) in [(5, t.valid_many), (1, t.valid_one)] {
                 let m = render(&Email {
                     minutes,
-                    ..email(&locale, &code)
+                    ..email(locale, &code)
                 });
                 let valid = fill(valid, &[("minutes", &minutes.to_string())]);
                 assert!(valid.contains(&minutes.to_string()), "{locale}: {valid}");
@@ -485,7 +485,7 @@ mod tests {
             }
             let named = render(&Email {
                 app_name: Some(&app),
-                ..email(&locale, &code)
+                ..email(locale, &code)
             });
             assert!(
                 named.subject.contains("Acme"),
@@ -509,11 +509,11 @@ mod tests {
     fn the_code_goes_into_the_subject_only_when_asked() {
         let code = code();
         let app = AppName::parse("Acme").unwrap();
-        for locale in bundled_locales().iter().cloned() {
+        for locale in bundled_locales() {
             for app_name in [None, Some(&app)] {
                 let e = Email {
                     app_name,
-                    ..email(&locale, &code)
+                    ..email(locale, &code)
                 };
                 assert!(!render(&e).subject.contains("482913"));
                 let s = render(&Email {
@@ -547,10 +547,10 @@ mod tests {
     fn markup_and_placeholders_in_the_app_name_stay_text() {
         let code = code();
         let name = AppName::parse("<script>alert('x')</script> & {code}").unwrap();
-        for locale in bundled_locales().iter().cloned() {
+        for locale in bundled_locales() {
             let m = render(&Email {
                 app_name: Some(&name),
-                ..email(&locale, &code)
+                ..email(locale, &code)
             });
             assert!(!m.html.contains("<script"), "{locale}");
             assert!(
