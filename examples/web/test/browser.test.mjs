@@ -101,6 +101,17 @@ async function waitForCodeStep() {
   assert.equal(await focusedId(), 'code', 'focus moves to the code field');
 }
 
+// A new user, signed up, and the page at the code step of a passwordless sign-in (one email sent).
+async function newUserAtCodeStep() {
+  const email = freshEmail();
+  await signUp(pool, email);
+  await open();
+  await page.locator('#email').fill(email);
+  await page.locator('#email').press('Enter');
+  await waitForCodeStep();
+  return email;
+}
+
 async function expectError(message) {
   await page.locator('#error', { hasText: message }).waitFor({ timeout: 10_000 });
 }
@@ -226,14 +237,9 @@ test('mfa: a wrong password stays on the first step and sends no code', async ()
 });
 
 test('expiry: when the countdown reaches 0 the page says the code has expired', async () => {
-  const email = freshEmail();
-  await signUp(pool, email);
   // The page's clock, not the server's, is moved on: only the countdown is tested here.
   await page.clock.install();
-  await open();
-  await page.locator('#email').fill(email);
-  await page.locator('#email').press('Enter');
-  await waitForCodeStep();
+  await newUserAtCodeStep();
   await page.clock.fastForward('05:01');
   await expectError(EXPIRED);
   assert.equal(await text('#expiry'), 'Code expired');
@@ -241,12 +247,7 @@ test('expiry: when the countdown reaches 0 the page says the code has expired', 
 });
 
 test('too many wrong codes: back to the first step, and a new sign-in is locked for now', async () => {
-  const email = freshEmail();
-  await signUp(pool, email);
-  await open();
-  await page.locator('#email').fill(email);
-  await page.locator('#email').press('Enter');
-  await waitForCodeStep();
+  const email = await newUserAtCodeStep();
   const wrong = wrongCodeFor(await latestCode(out, email));
   for (let i = 0; i < 2; i++) {
     await page.locator('#code').fill(wrong);
@@ -297,13 +298,8 @@ const requestLog = () => (existsSync(REQUEST_LOG) ? readFileSync(REQUEST_LOG, 'u
 // SendLimit (5) codes an hour, so runs repeated against one stack would meet that limit.
 
 test('link sign-in: the emailed link signs in once, in a fresh browser, sending nothing; its code never reaches the server', async () => {
-  const email = freshEmail();
-  await signUp(pool, email);
   // A passwordless sign-in through the page mails the code and its link.
-  await open();
-  await page.locator('#email').fill(email);
-  await page.locator('#email').press('Enter');
-  await waitForCodeStep();
+  const email = await newUserAtCodeStep();
   const mail = (await mailFor(out, email)).at(-1);
   const link = linkIn(mail);
   const code = codeIn(mail);
