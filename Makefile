@@ -14,6 +14,11 @@ TOOLS := .local/tools
 SAM_ENV := $(TOOLS)/aws-sam-cli/bin
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 export SAM_CLI_TELEMETRY := 0
+# Where cargo puts build output: ./target unless CARGO_TARGET_DIR or a cargo config's
+# build.target-dir moves it (many developers share one). Asked of cargo, and only by the recipes
+# that read a build output; scripts/stack.py asks the same way.
+TARGET_DIR = $(shell $(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+DEPLOY_ZIP = $(TARGET_DIR)/lambda/cognito-email-otp/bootstrap.zip
 
 .PHONY: help demo test stack-test up down web web-tools browser-tools bench load mutants mutants-triggers tools infra-tools replay build build-local deploy validate lint fmt clean
 
@@ -60,8 +65,11 @@ mutants: ## mutation testing of the pure domain (code, policy, flow, state) with
 	@# A timeout (a mutant that makes the tests hang, such as an endless code-generation loop)
 	@# counts as caught; a survivor listed in missed.txt fails the target.
 	@mkdir -p .local
+	@# --target-dir=target: each tree copy builds in its own target directory, as with no CARGO_TARGET_DIR.
+	@# cargo-mutants passes that variable on, and a shared directory would let another cargo process
+	@# hold its lock until a mutant's build times out, which counts as caught.
 	-$(CARGO) mutants --package otp-domain --test-package otp-domain --profile mutants \
-		--output .local/mutants --no-shuffle
+		--cargo-arg=--target-dir=target --output .local/mutants --no-shuffle
 	@test -s .local/mutants/mutants.out/outcomes.json || { echo "mutants: cargo-mutants did not run"; exit 1; }
 	@if [ -s .local/mutants/mutants.out/missed.txt ]; then \
 		echo "mutants: survivors (kill each with a test, or list it in .cargo/mutants.toml with the reason):"; \
@@ -71,8 +79,10 @@ mutants: ## mutation testing of the pure domain (code, policy, flow, state) with
 mutants-triggers: ## mutation testing of src/triggers/*.rs (about 140 mutants, an hour on 2 cores; not in CI); fails on a survivor
 	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants@27.1.0
 	@mkdir -p .local
+	@# Its own target directory in the tree copy, as in `make mutants`.
 	-$(CARGO) mutants --config .cargo/mutants-triggers.toml --package cognito-email-otp \
-		--test-package cognito-email-otp --profile mutants --output .local/mutants-triggers --no-shuffle
+		--test-package cognito-email-otp --profile mutants --cargo-arg=--target-dir=target \
+		--output .local/mutants-triggers --no-shuffle
 	@test -s .local/mutants-triggers/mutants.out/outcomes.json || { echo "mutants: cargo-mutants did not run"; exit 1; }
 	@if [ -s .local/mutants-triggers/mutants.out/missed.txt ]; then \
 		echo "mutants: survivors (kill each with a test, or list it in .cargo/mutants-triggers.toml with the reason):"; \
@@ -85,17 +95,24 @@ tools: ## the Python tools (moto server, cargo-lambda, the emulator, pytest) int
 replay: tools ## replay every file in events/ through the binary over the Lambda Runtime API
 	scripts/replay.sh
 
-build: tools ## the arm64 deploy zip, target/lambda/cognito-email-otp/bootstrap.zip (needs: rustup target add aarch64-unknown-linux-gnu)
+build: tools ## the arm64 deploy zip, lambda/cognito-email-otp/bootstrap.zip in cargo's target directory (needs: rustup target add aarch64-unknown-linux-gnu)
 	$(CARGO) lambda build --profile dist --arm64 --bin cognito-email-otp --output-format zip
+	@echo "build: $(DEPLOY_ZIP)"
 
 build-local: ## the release binaries for this machine
 	$(CARGO) build --release
 
 deploy: build infra-tools ## sam deploy of infra/template.yaml (guided the first time, then from infra/samconfig.toml)
+	@# The template's CodeUri names the zip under ./target; a copy differing in that line only names the
+	@# zip where cargo lambda put it (CARGO_TARGET_DIR moves it), as sam package would rewrite it.
+	@mkdir -p .local/deploy
+	@sed -E 's#^(      CodeUri: ).*#\1$(DEPLOY_ZIP)#' infra/template.yaml > .local/deploy/template.yaml
+	@test "$$(grep -c '^      CodeUri: ' .local/deploy/template.yaml)" = 1 || \
+		{ echo "deploy: infra/template.yaml must have exactly one CodeUri line (the function's)"; exit 1; }
 	@if [ -f infra/samconfig.toml ]; then \
-		cd infra && ../$(SAM_ENV)/sam deploy --config-file samconfig.toml; \
+		cd infra && ../$(SAM_ENV)/sam deploy --config-file samconfig.toml --template-file ../.local/deploy/template.yaml; \
 	else \
-		cd infra && ../$(SAM_ENV)/sam deploy --guided --template-file template.yaml --config-file samconfig.toml \
+		cd infra && ../$(SAM_ENV)/sam deploy --guided --template-file ../.local/deploy/template.yaml --config-file samconfig.toml \
 			--capabilities CAPABILITY_IAM --resolve-s3; \
 	fi
 
@@ -110,9 +127,10 @@ validate: infra-tools ## check the template offline: cfn-lint, sam validate --li
 	$(SAM_ENV)/python infra/check_graph.py infra/template.yaml
 	$(SAM_ENV)/python infra/check_iam.py infra/template.yaml
 
-lint: ## formatting and clippy, warnings as errors
+lint: ## formatting and clippy, warnings as errors; no script looks for build output in ./target
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	scripts/check-target-paths.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -1,5 +1,5 @@
 //! The pure decision and state paths, with criterion: no I/O, no SDK. `make bench` runs this first
-//! and `benches/runtime.rs` quotes its medians (from `target/criterion/*/new/estimates.json`).
+//! and `benches/runtime.rs` quotes its medians (from `criterion/*/new/estimates.json` in the target directory).
 
 use std::hint::black_box;
 
@@ -49,6 +49,7 @@ fn benches(c: &mut Criterion) {
         user_not_found: false,
         has_email: true,
         resend_requested: false,
+        password_change: None,
     };
     let session = vec![
         Round {

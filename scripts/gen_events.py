@@ -44,9 +44,9 @@ def state(expires, attempts=0, sends=(ISSUED,), active=True):
     return "v1." + base64.urlsafe_b64encode(out).decode().rstrip("=")
 
 
-def attrs(challenge=None, verified="true"):
+def attrs(challenge=None, verified="true", status="CONFIRMED"):
     a = {"sub": USER, "email": "maria.rossi@example.org", "email_verified": verified,
-         "cognito:user_status": "CONFIRMED", "cognito:email_alias": "maria.rossi@example.org"}
+         "cognito:user_status": status, "cognito:email_alias": "maria.rossi@example.org"}
     if challenge:
         a["custom:authChallenge"] = challenge
     return a
@@ -60,6 +60,9 @@ def event(source, request, response, user=USER):
 
 SRP = [{"challengeName": "SRP_A", "challengeResult": True, "challengeMetadata": None}]
 PV = [{"challengeName": "PASSWORD_VERIFIER", "challengeResult": True, "challengeMetadata": None}]
+# The round Cognito would record if it asked an invited user for a new password after the password
+# step and then called Define (one of two undocumented outcomes; docs/deploying.md, "Inviting users").
+NEW_PASSWORD = [{"challengeName": "NEW_PASSWORD_REQUIRED", "challengeResult": True, "challengeMetadata": None}]
 def custom(ok, label="EMAIL_OTP"):
     return {"challengeName": "CUSTOM_CHALLENGE", "challengeResult": ok, "challengeMetadata": label}
 
@@ -92,6 +95,14 @@ def signup(email, source="PreSignUp_SignUp"):
 
 ACTIVE = state(FAR)
 UNKNOWN = "nobody@example.org"
+# An administrator created the user with a temporary password (or asked for a reset), and the
+# user never signed in: the address is not verified yet.
+INVITED = attrs(verified="false", status="FORCE_CHANGE_PASSWORD")
+RESET = attrs(status="RESET_REQUIRED")
+TEMPORARY_MESSAGE = ("This account still has a temporary password. An administrator must set a permanent "
+                     "password before you can sign in.")
+RESET_MESSAGE = ("This account's password must be reset. An administrator must set a new password before "
+                 "you can sign in.")
 files = {
     # DefineAuthChallenge, every step of both flows
     "define/passwordless-start.json": (define([]), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
@@ -104,6 +115,12 @@ files = {
     "define/passwordless-third-wrong-answer.json": (define([custom(False)] * 3, meta={}), {"response": {"challengeName": None, "issueTokens": False, "failAuthentication": True}}),
     "define/resend.json": (define([custom(False)], meta={"action": "resend"}), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
     "define/unknown-user.json": (define([], a={}, not_found=True, user=UNKNOWN), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
+    # Users without a permanent password: a password-first sign-in is refused before the password
+    # step, with a message; a code-only one goes ahead; a NEW_PASSWORD_REQUIRED round never signs in.
+    "define/mfa-srp-a-temporary-password.json": (define(SRP, a=INVITED), {"error": "TemporaryPassword", "message": TEMPORARY_MESSAGE}),
+    "define/mfa-srp-a-reset-required.json": (define(SRP, a=RESET), {"error": "PasswordResetRequired", "message": RESET_MESSAGE}),
+    "define/mfa-after-new-password.json": (define(SRP + PV + NEW_PASSWORD, meta={}), {"response": {"challengeName": None, "issueTokens": False, "failAuthentication": True}}),
+    "define/passwordless-start-temporary-password.json": (define([], a=INVITED), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
     # CreateAuthChallenge
     "create/passwordless-first-round.json": (create([]), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6"}}, "emails": 1}),
     "create/mfa-first-round.json": (create(SRP + PV, meta={}), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6"}}, "emails": 1}),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make replay: every event in events/ through the function binary over the Lambda Runtime API,
 # using cargo lambda's emulator on 127.0.0.1, with the local adapters (otp-local) so no AWS account
-# is needed. Prints each response (or the error Cognito would show).
+# is needed. Prints each response (or the error Cognito would show), checks it against
+# events/expected.json (the response's recorded fields, or the error type and the user's text), and
+# fails if any event answered otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${REPLAY_PORT:-9321}"
@@ -27,7 +29,7 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-failures=0
+mismatches=0
 while IFS= read -r event; do
   # Each event is replayed against the user as its own userAttributes show them (Cognito read them
   # just before the call, and the function reads the state afresh from the store): the events are
@@ -42,14 +44,38 @@ if attrs and not req.get("userNotFound"):
     users[f'{event["userPoolId"]}/{event["userName"]}'] = attrs
     json.dump(users, open(sys.argv[2], "w"), indent=2)
 PY
-  # The function returns the whole event; show its `response` (or the error Cognito would show).
+  # The function returns the whole event; show its `response` (or the error Cognito would show),
+  # and hold it to what events/expected.json records for the event.
   if out=$(cargo lambda invoke otp-local --invoke-address 127.0.0.1 --invoke-port "$port" --data-file "$event" --output-format json 2>&1); then
-    printf '%-48s %s\n' "$event" "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("response"), sort_keys=True))')"
+    rc=0
   else
-    failures=$((failures + 1))
-    printf '%-48s ERROR %s\n' "$event" "$(printf '%s' "$out" | tr '\n' ' ' | sed 's/ *Was this behavior.*//' | cut -c1-200)"
+    rc=1
   fi
+  OUT="$out" python3 - "$event" "$rc" <<'PY' || mismatches=$((mismatches + 1))
+import json, os, re, sys
+event, failed, out = sys.argv[1], sys.argv[2] == "1", os.environ["OUT"]
+want = json.load(open("events/expected.json"))["events"][event.removeprefix("events/")]
+
+def contains(actual, expected):
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in expected.items())
+    return actual == expected
+
+if failed:
+    # cargo lambda prints "Error: <errorType>  × <errorMessage>", the message wrapped with "│".
+    text = " ".join(re.sub(r"\s*Was this behavior.*", "", out, flags=re.S).replace("│", " ").split())
+    shown, ok = "ERROR " + text[:200], "error" in want and want["error"] in text
+    ok = ok and want.get("message", "") in text
+else:
+    response = json.loads(out).get("response")
+    shown, ok = json.dumps(response, sort_keys=True), "response" in want and contains(response, want["response"])
+print(f"{event:<48} {shown}" + ("" if ok else f"\n  MISMATCH: expected {json.dumps(want)}"))
+sys.exit(0 if ok else 1)
+PY
 done < <(find events -mindepth 2 -name '*.json' | sort)
 echo
-echo "replayed $(find events -mindepth 2 -name '*.json' | wc -l) events; $failures answered with an error (expected: 2, the refused sign-up and the unsupported trigger)"
+total=$(find events -mindepth 2 -name '*.json' | wc -l)
+errors=$(python3 -c 'import json; print(sum("error" in v for v in json.load(open("events/expected.json"))["events"].values()))')
+echo "replayed $total events ($errors of them answer with an error, as recorded); $mismatches differ from events/expected.json"
 echo "mail: $dir/mailbox, attributes: $dir/users.json, emulator log: $dir/watch.log"
+[ "$mismatches" -eq 0 ]

@@ -9,7 +9,8 @@ through its CloudFormation, and the sign-in page of `examples/web/` served besid
                       one sign-in from the command line (boto3), reading the code from the mailbox
 
 `make up` and `make down` call this from the project's own environment (.local/venv). Everything
-it starts listens on 127.0.0.1 only, and its state lives under .local/stack/. The deployed
+it starts listens on 127.0.0.1 only and answers browsers only from the sign-in page
+(scripts/loopback_guard.py), and its state lives under .local/stack/. The deployed
 template is infra/template.yaml with one line changed, as `sam package` changes it: CodeUri
 points at the zip uploaded to the emulator's S3. Every other difference is a parameter
 (docs/local-stack.md lists them, and where the emulator differs from Cognito).
@@ -22,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "stack")).resolve()
 OUTPUTS = STATE / "outputs.json"
 TEMPLATE = ROOT / "infra" / "template.yaml"
-BINARY = ROOT / "target" / "release" / "cognito-email-otp"
 WEB_DIST = ROOT / "examples" / "web" / "dist"
 
 PORT = int(os.environ.get("STACK_PORT", "4566"))
@@ -48,8 +49,8 @@ BUCKET = "cognito-email-otp-local"
 # The sender. `.test` is reserved (RFC 2606): nothing here can ever reach a real mailbox.
 SES_IDENTITY = "otp.example.test"
 EMAIL_FROM = f"Local sign-in <no-reply@{SES_IDENTITY}>"
-# The one line of infra/template.yaml that `sam package` would rewrite.
-CODE_URI_LINE = "      CodeUri: ../target/lambda/cognito-email-otp/bootstrap.zip\n"
+# The one line of infra/template.yaml that `sam package` would rewrite: the function's CodeUri.
+CODE_URI_LINE = re.compile(r"^      CodeUri: .*\n", re.MULTILINE)
 # ministack ends a CUSTOM_AUTH sign-in after this many answered rounds, SRP rounds included; AWS
 # has no such cap. Raised at start-up so the function's own MAX_ATTEMPTS is what ends a sign-in.
 EMULATOR_ROUNDS = 20
@@ -174,28 +175,48 @@ def spawn(name: str, args: list[str], env: dict[str, str]) -> None:
 
 
 def serve_emulator() -> None:
-    """Runs ministack in this process, with its one documented adjustment (EMULATOR_ROUNDS)."""
+    """Runs ministack in this process, with its documented adjustment (EMULATOR_ROUNDS) and behind
+    the loopback guard: ministack grants `Access-Control-Allow-Origin: *` and answers any `Host`,
+    so any web page open in this machine's browser could read the code key and the mailbox. The
+    guard answers browsers only from the sign-in page's origin (scripts/loopback_guard.py)."""
+    import ministack.app
     import ministack.services.cognito as cognito
 
-    cognito._MAX_CHALLENGE_ATTEMPTS = EMULATOR_ROUNDS
-    sys.argv = ["ministack"]
-    from ministack.app import main
+    from loopback_guard import guard_asgi, loopback_hosts, page_origins
 
-    main()
+    cognito._MAX_CHALLENGE_ATTEMPTS = EMULATOR_ROUNDS
+    # main() serves the module's `app`, looked up when it starts serving.
+    ministack.app.app = guard_asgi(ministack.app.app, loopback_hosts(PORT), page_origins(WEB_PORT))
+    sys.argv = ["ministack"]
+    ministack.app.main()
+
+
+def target_dir() -> Path:
+    """Where cargo puts build output: ./target unless CARGO_TARGET_DIR or a cargo config's
+    `build.target-dir` moves it (many developers share one target directory). Asked of cargo
+    itself, so every way of moving it is followed."""
+    cargo = os.environ.get("CARGO", "cargo")
+    try:
+        out = subprocess.run([cargo, "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        fail(f"`{cargo} metadata` failed, so the build output cannot be found: {getattr(e, 'stderr', '') or e}")
+    return Path(json.loads(out)["target_directory"])
 
 
 def package() -> str:
     """Zips the release binary as `bootstrap` (as `cargo lambda build` would), uploads it, and
     returns its S3 URI. The key carries the content hash, so a changed binary is a changed
     CodeUri."""
-    if not BINARY.is_file():
-        fail(f"{BINARY.relative_to(ROOT)} is missing; run `make up` (it builds it) or `cargo build --release`")
+    binary = target_dir() / "release" / "cognito-email-otp"
+    if not binary.is_file():
+        fail(f"{binary} is missing; run `make up` (it builds it) or `cargo build --release`")
     zpath = STATE / "bootstrap.zip"
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
         info = zipfile.ZipInfo("bootstrap", date_time=(2020, 1, 1, 0, 0, 0))
         info.external_attr = 0o100755 << 16
         info.compress_type = zipfile.ZIP_DEFLATED
-        z.writestr(info, BINARY.read_bytes())
+        z.writestr(info, binary.read_bytes())
     digest = hashlib.sha256(zpath.read_bytes()).hexdigest()[:16]
     key = f"bootstrap-{digest}.zip"
     s3 = client("s3")
@@ -206,9 +227,9 @@ def package() -> str:
 
 def packaged_template(code_uri: str) -> str:
     text = TEMPLATE.read_text()
-    if text.count(CODE_URI_LINE) != 1:
-        fail(f"infra/template.yaml no longer has exactly one line {CODE_URI_LINE.strip()!r}; update scripts/stack.py")
-    return text.replace(CODE_URI_LINE, f"      CodeUri: {code_uri}\n")
+    if len(CODE_URI_LINE.findall(text)) != 1:
+        fail("infra/template.yaml no longer has exactly one `CodeUri:` line (the function's); update scripts/stack.py")
+    return CODE_URI_LINE.sub(f"      CodeUri: {code_uri}\n", text)
 
 
 def deploy() -> dict[str, str]:

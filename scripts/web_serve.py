@@ -11,8 +11,10 @@ Every request is logged to STACK_DIR/web-requests.log as a normal access log wou
 travels in the URL's fragment, never reaches the server.
 
 `stack.py up` starts it after the deploy and `stack.py down` stops it. The page talks to the
-emulator directly (its API answers CORS requests from any origin), as a deployed page talks to
-Cognito.
+emulator directly, as a deployed page talks to Cognito; the emulator answers browsers only from this
+page's origin. This server answers only its own loopback names (a DNS-rebinding site sends its own
+name in `Host`) and refuses requests from other origins; it grants no CORS
+(scripts/loopback_guard.py).
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from loopback_guard import loopback_hosts, page_origins, refusal
+
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "stack")).resolve()
 DIST = ROOT / "examples" / "web" / "dist"
 PORT = int(os.environ.get("STACK_WEB_PORT", "4580"))
 ACCESS_LOG = STATE / "web-requests.log"
+HOSTS = loopback_hosts(PORT)
+ORIGINS = page_origins(PORT)
 
 
 # Read once at start: the stack's outputs do not change while this server runs.
@@ -58,7 +64,21 @@ class Handler(SimpleHTTPRequestHandler):
         )
         super().end_headers()
 
+    def refused(self) -> bool:
+        """Answers a request from elsewhere than this page with an error, and says so. Cross-site
+        requests without an Origin pass: a link in an email opens the page from another site."""
+        why = refusal({k.lower(): v for k, v in self.headers.items()}, HOSTS, ORIGINS, cross_site=False)
+        if why is not None:
+            self.send_error(*why)
+        return why is not None
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's name)
+        if not self.refused():
+            super().do_HEAD()
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.refused():
+            return
         path = self.path.split("?", 1)[0]
         if path == "/config.json":
             out = outputs()

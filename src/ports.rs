@@ -49,7 +49,7 @@ pub enum FailureKind {
     /// The service throttled us (TooManyRequests, Throttling, LimitExceeded).
     Throttled,
     /// The service refused the request for good (unverified sender, sandbox recipient, paused
-    /// sending, unknown user, bad request).
+    /// sending, unknown user, bad request): any 4xx answer that is not a throttle.
     Rejected,
     /// No answer within the time budget.
     Timeout,
@@ -77,6 +77,15 @@ pub struct DeliveryError {
     pub kind: FailureKind,
     /// The service's error code and message, for operators.
     pub detail: String,
+}
+
+impl DeliveryError {
+    /// Whether the email may have gone out although the send failed. A throttle or a refusal (a
+    /// 4xx answer) was not sent; a timeout, a lost connection or a 5xx may hide a send SES
+    /// accepted, since `SendEmail` is not idempotent and says nothing once the answer is lost.
+    pub fn may_have_been_sent(&self) -> bool {
+        matches!(self.kind, FailureKind::Timeout | FailureKind::Unavailable)
+    }
 }
 
 /// The challenge state could not be read or written. `detail` is for the log only.

@@ -399,6 +399,20 @@ async fn the_key_comes_from_secrets_manager_once_per_process() {
     assert!(broken.is_running() && !broken.output().contains("panicked"));
 }
 
+/// A sign-in whose issue write passes, whose send certainly fails (SES throttles it) and whose
+/// first `restores` restore writes are throttled too (the budget allows two).
+async fn send_fails_and_restores_are_throttled(w: &World, lambda: &Lambda, restores: usize) {
+    w.proxy.set(
+        SesFault::Throttled,
+        CognitoFault::WritesThrottledAfter {
+            skip: 1,
+            count: restores,
+        },
+    );
+    assert!(begin(&w.sim(lambda), &w.username, false).await.is_err());
+    w.proxy.set(SesFault::Ok, CognitoFault::Ok);
+}
+
 /// Finding 7 (LOW): when SES failed and the restore write failed too, the next sign-in reused a
 /// code nobody had received.
 #[tokio::test]
@@ -406,13 +420,7 @@ async fn a_code_nobody_received_is_not_reused() {
     let w = World::new().await;
     let lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
     let sim = w.sim(&lambda);
-    // The issue write passes, the send fails, the first restore write is throttled.
-    w.proxy.set(
-        SesFault::ServerError,
-        CognitoFault::WritesThrottledAfter { skip: 1, count: 1 },
-    );
-    assert!(begin(&sim, &w.username, false).await.is_err());
-    w.proxy.set(SesFault::Ok, CognitoFault::Ok);
+    send_fails_and_restores_are_throttled(&w, &lambda, 1).await;
     assert!(
         state(&w).await.is_none_or(|s| s.active.is_none()),
         "restored"
@@ -517,7 +525,7 @@ async fn no_log_level_lets_a_code_an_answer_an_address_or_the_key_out() {
     // One line per invocation, failures included: the invocation line and its EMF document, and
     // no second ERROR line from the runtime library.
     let lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
-    w.proxy.set(SesFault::ServerError, CognitoFault::Ok);
+    w.proxy.set(SesFault::Throttled, CognitoFault::Ok);
     w.age(3700, None).await;
     let err = begin(&w.sim(&lambda), &w.username, false)
         .await
@@ -653,3 +661,204 @@ async fn slow_or_throttled_cognito_breaks_no_limit() {
         println!("{r}");
     }
 }
+
+// The second review (issue 24), replayed the same way.
+
+/// The `sentAt` a sign-in step shows.
+fn sent_at(step: &Step) -> String {
+    match step {
+        Step::CustomChallenge(p) => p["sentAt"].clone(),
+        other => panic!("not a code challenge: {other:?}"),
+    }
+}
+
+/// Second review, finding 1 (MEDIUM): with the table, an unknown name in another letter case was
+/// a new decoy (a new `sentAt`, a fresh code after a lock, an item per spelling), where the pool
+/// resolves every spelling of a real user to one user. Two sign-ins told real from unknown.
+#[tokio::test]
+async fn an_unknown_name_in_any_letter_case_is_one_decoy() {
+    let w = World::with(Store::Table).await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
+    let sim = w.sim(&lambda);
+    let spellings = [
+        "ghost.user@example.org",
+        "Ghost.User@Example.org",
+        "GHOST.USER@EXAMPLE.ORG",
+    ];
+    // A real user's later sign-ins show the first `sentAt`; so does every spelling of a name
+    // nobody has, each a second after the last (a new code would show a new second).
+    let mut real = BTreeSet::new();
+    let mut unknown = BTreeSet::new();
+    for name in spellings {
+        real.insert(sent_at(&begin(&sim, &w.username, false).await.unwrap().1));
+        unknown.insert(sent_at(&begin(&sim, name, false).await.unwrap().1));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    assert_eq!(real.len(), 1, "{real:?}");
+    assert_eq!(
+        unknown.len(),
+        1,
+        "one decoy for every spelling: {unknown:?}"
+    );
+    assert_eq!(w.moto.items(TABLE).await.len(), 2, "one item each");
+    // The lock: MAX_ATTEMPTS (3) wrong answers under one spelling lock every spelling, as three
+    // wrong answers lock the real user out of a new code within the cooldown.
+    let code = w.last_code();
+    for (name, wrong) in [
+        (w.username.as_str(), wrong_code(&code)),
+        (spellings[1], "000000".into()),
+    ] {
+        let (mut s, _) = begin(&sim, name, false).await.unwrap();
+        for _ in 0..3 {
+            let _ = sim.respond_custom(&mut s, &wrong, &[]).await;
+        }
+    }
+    for name in [w.username.as_str(), spellings[0], spellings[2]] {
+        let err = begin(&sim, name, false).await.unwrap_err();
+        assert!(
+            matches!(&err, SignInError::TriggerFailed(m) if m.contains("Too many wrong codes")),
+            "{name}: {err:?}"
+        );
+    }
+    assert_eq!(w.emails().len(), 1, "only the real user got mail");
+}
+
+/// Second review, finding 2 (LOW): SES took each mail and answered late; the SDK's retry mailed
+/// it twice and Create restored the previous state as if nothing had gone out: 7 sign-ins, 14
+/// emails, none counted, and the mailed codes did not work. A send whose outcome is unknown now
+/// counts against the cap, keeps its code, and is one email.
+async fn a_send_that_ses_answers_late_is_one_email_counted_and_usable(store: Store) {
+    const SEND_LIMIT: usize = 4;
+    let w = World::with(store).await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[("SEND_LIMIT", "4")])).await;
+    let sim = w.sim(&lambda);
+    // SES answers in 1.0 s, past the SDK's old 900 ms attempt timeout: one email, a success.
+    w.proxy.set(SesFault::AnswersLate(1000), CognitoFault::Ok);
+    let (_, step) = begin(&sim, &w.username, false).await.unwrap();
+    assert!(matches!(step, Step::CustomChallenge(_)), "{step:?}");
+    assert_eq!(w.emails().len(), 1);
+    assert_eq!(w.proxy.ses_requests.load(Ordering::SeqCst), 1, "no retry");
+    // SES answers 2.2 s late, past the send's 1.6 s cap: whether it went out is unknown.
+    w.proxy.set(SesFault::AnswersLate(2200), CognitoFault::Ok);
+    let mut answers = Vec::new();
+    for i in 0..7 {
+        // Past the last code's expiry, so that every sign-in would mail a new code.
+        w.age(301, None).await;
+        let step = begin(&sim, &w.username, false).await;
+        if i == 0 {
+            // The code that arrived is the active one: it signs in.
+            let (mut s, _) = step.as_ref().unwrap().clone();
+            assert_eq!(
+                sim.respond_custom(&mut s, &w.last_code(), &[]).await,
+                Ok(Step::Tokens)
+            );
+        }
+        answers.push(step.map(|(_, step)| step));
+    }
+    // Let the answers SES still holds arrive before counting.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    w.proxy.set(SesFault::Ok, CognitoFault::Ok);
+    let challenges = answers.iter().filter(|a| is_challenge(a)).count();
+    let refused = answers
+        .iter()
+        .filter(|a| matches!(a, Err(SignInError::TriggerFailed(m)) if m.contains("Too many codes")))
+        .count();
+    let unconfirmed = outcomes(&lambda)
+        .iter()
+        .filter(|(o, _)| o == "send_unconfirmed")
+        .count();
+    println!(
+        "{store:?}: SES answering 2.2 s late, SEND_LIMIT={SEND_LIMIT}: {} emails, {} SES requests, {challenges} challenges, {refused} refused, {unconfirmed} unconfirmed",
+        w.emails().len(),
+        w.proxy.ses_requests.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        w.emails().len(),
+        SEND_LIMIT,
+        "never more emails than the cap"
+    );
+    assert_eq!(w.proxy.ses_requests.load(Ordering::SeqCst), SEND_LIMIT);
+    assert_eq!((challenges, unconfirmed, refused), (3, 3, 4));
+    let sends = state(&w).await.map_or(0, |s| s.sends.len());
+    assert_eq!(sends, SEND_LIMIT, "every email counted");
+}
+
+for_each_store!(a_send_that_ses_answers_late_is_one_email_counted_and_usable);
+
+/// Second review, statement 5: after a double fault (a send that certainly failed, then both
+/// restore writes throttled) the unsent code stays; the way out is a resend after the cooldown,
+/// which mails a fresh code that signs in.
+#[tokio::test]
+async fn after_a_double_fault_a_resend_after_the_cooldown_mails_a_fresh_code() {
+    let w = World::new().await;
+    let lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
+    let sim = w.sim(&lambda);
+    send_fails_and_restores_are_throttled(&w, &lambda, 2).await;
+    assert!(
+        state(&w).await.unwrap().active.is_some(),
+        "the unsent code stayed"
+    );
+    // A new sign-in reuses it without mail (the residual); a resend within the cooldown too.
+    let (mut s, _) = begin(&sim, &w.username, false).await.unwrap();
+    let step = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await;
+    assert!(is_challenge(&step), "{step:?}");
+    assert_eq!(w.emails().len(), 0);
+    // After the cooldown, a resend mails a fresh code, and it signs in.
+    w.age(31, None).await;
+    let step = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await;
+    assert!(is_challenge(&step), "{step:?}");
+    assert_eq!(w.emails().len(), 1);
+    assert_eq!(
+        sim.respond_custom(&mut s, &w.last_code(), &[]).await,
+        Ok(Step::Tokens)
+    );
+}
+
+/// Second review, statement 5: what a decoy calls, per store. Without a table, nothing: no AWS
+/// call at all. With the table, the decoy goes down the real path: `UpdateItem`s on its own item
+/// and the code key from Secrets Manager (once per process, like any real sign-in), but no
+/// Cognito call and no email.
+async fn what_a_decoy_calls_per_store(store: Store) {
+    let w = World::with(store).await;
+    let arn = w
+        .moto
+        .create_secret(
+            "otp-code-key",
+            "decoy-test-key-held-in-secrets-manager-0123456789",
+        )
+        .await;
+    let mut env = w.env(&[
+        ("CODE_HMAC_KEY_SECRET_ARN", &arn),
+        ("REFERENCE_KEY", "0b6e3f52-8f0a-4c31-9d54-7a1e2b3c4d5e"),
+    ]);
+    env.retain(|(k, _)| k != "CODE_HMAC_KEY");
+    let lambda = Lambda::start(Mode::Warm, env).await;
+    let sim = w.sim(&lambda);
+    let (mut s, _) = begin(&sim, "nobody@example.net", false).await.unwrap();
+    assert!(is_challenge(
+        &sim.respond_custom(&mut s, "123456", &[]).await
+    ));
+    let dynamo = w.proxy.dynamo_requests.lock().unwrap().clone();
+    let secrets = w.proxy.secrets_requests.load(Ordering::SeqCst);
+    let cognito = w.proxy.cognito_requests.load(Ordering::SeqCst);
+    let ses = w.proxy.ses_requests.load(Ordering::SeqCst);
+    println!(
+        "{store:?}: a decoy's sign-in and one answer called DynamoDB {dynamo:?}, Secrets Manager {secrets}, Cognito {cognito}, SES {ses}"
+    );
+    assert_eq!((cognito, ses), (0, 0));
+    match store {
+        Store::Attribute => assert_eq!((dynamo.len(), secrets), (0, 0)),
+        Store::Table => {
+            // The new code's write, the judged answer's, and the next round's, which its
+            // condition refuses (the code is reused), as for a real user; no read.
+            assert_eq!(dynamo, ["updateitem"; 3]);
+            assert_eq!(secrets, 1);
+        }
+    }
+}
+
+for_each_store!(what_a_decoy_calls_per_store);

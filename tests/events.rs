@@ -94,7 +94,13 @@ async fn every_event_file_gives_its_expected_response() {
         seed_store_from(&event, &dir.path().join("users.json"));
         let result = app.handle(event.clone()).await;
         match (want.get("error").and_then(Value::as_str), result) {
-            (Some(kind), Err(e)) => assert_eq!(e.error_type(), kind, "{name}"),
+            (Some(kind), Err(e)) => {
+                assert_eq!(e.error_type(), kind, "{name}");
+                // Where the user is told what to do, the exact text Cognito shows them.
+                if let Some(text) = want.get("message").and_then(Value::as_str) {
+                    assert_eq!(e.user_message(), text, "{name}");
+                }
+            }
             (Some(kind), Ok(v)) => panic!("{name}: expected error {kind}, got {v}"),
             (None, Err(e)) => panic!("{name}: {e}"),
             (None, Ok(out)) => {

@@ -15,7 +15,7 @@ use cognito_email_otp::ports::{
 };
 use cognito_email_otp::simulator::{CognitoSim, SignInError, Step, code_from_email, wrong_code};
 use cognito_email_otp::telemetry::MetricsSink;
-use cognito_email_otp::triggers::App;
+use cognito_email_otp::triggers::{App, TriggerError};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use support::{LocalApp, TestClock, local_app};
@@ -45,6 +45,22 @@ fn store_file(dir: &std::path::Path) -> LocalUserStore {
     LocalUserStore::new(dir.join("users.json"), "custom:authChallenge".into())
 }
 
+/// Where most tests start: a temporary directory holding the seeded user, and a clock at `NOW`.
+fn seeded() -> (tempfile::TempDir, LocalUserStore, TestClock) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    (dir, store, TestClock::at(NOW))
+}
+
+/// An app on the local adapters in `dir`, configured by `pairs`.
+fn app_in<'c>(
+    dir: &tempfile::TempDir,
+    clock: &'c TestClock,
+    pairs: &[(&str, &str)],
+) -> LocalApp<'c> {
+    local_app(dir.path(), support::config(pairs), clock)
+}
+
 /// A passwordless app on the local mailbox under `dir` and the test store `store`.
 fn app_on<'c, S: ChallengeStore>(
     dir: &std::path::Path,
@@ -62,14 +78,8 @@ fn last_code(app: &LocalApp<'_>) -> String {
 
 #[tokio::test]
 async fn cognito_retrying_create_sends_one_email() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
-    let app = local_app(
-        dir.path(),
-        support::config(&[("AUTH_FLOW", "passwordless")]),
-        &clock,
-    );
+    let (dir, store, clock) = seeded();
+    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]);
     let sim = CognitoSim::local(&app, &store, POOL);
     sim.initiate_auth(USER, false).await.unwrap();
     let first_code = last_code(&app);
@@ -84,10 +94,25 @@ async fn cognito_retrying_create_sends_one_email() {
         Ok(Step::Tokens)
     );
     // Single use: the other session cannot use it again.
-    assert!(matches!(
-        sim.respond_custom(&mut retried, &first_code, &[]).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_custom(&mut retried, &first_code, &[]).await);
+}
+
+/// Asserts that a step is another round of the code, and shows the step if it is not.
+#[track_caller]
+fn assert_challenge(step: Result<Step, SignInError>) {
+    assert!(matches!(step, Ok(Step::CustomChallenge(_))), "{step:?}");
+}
+
+/// The seeded user's stored state.
+fn stored_state(store: &LocalUserStore) -> ChallengeState {
+    let attrs = store.attributes(POOL, USER).unwrap().unwrap();
+    ChallengeState::decode(&attrs["custom:authChallenge"]).unwrap()
+}
+
+/// An event from events/.
+fn event_file(name: &str) -> Value {
+    let text = std::fs::read_to_string(std::path::Path::new("events").join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// The public `sentAt` and `expiresAt` of a challenge step.
@@ -106,14 +131,8 @@ fn sent_and_expires(step: &Result<Step, SignInError>) -> (u32, u32) {
 /// a new sign-in mails a new one; a resend replaces it and the old one stops working.
 #[tokio::test]
 async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
-    let app = local_app(
-        dir.path(),
-        support::config(&[("AUTH_FLOW", "passwordless")]),
-        &clock,
-    );
+    let (dir, store, clock) = seeded();
+    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]);
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut first, step) = sim.initiate_auth(USER, false).await.unwrap();
     assert_eq!(sent_and_expires(&Ok(step)), (NOW, NOW + 300));
@@ -133,10 +152,7 @@ async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
     );
     // … once: the first session's answer with it is refused (and its next round, having no
     // usable code, mails a new one).
-    assert!(matches!(
-        sim.respond_custom(&mut first, &code, &[]).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_custom(&mut first, &code, &[]).await);
     assert_eq!(app.mailer().messages().unwrap().len(), 2);
     // Expired: a new sign-in mails a new code, sent now.
     clock.0.store(NOW + 1000, Ordering::SeqCst);
@@ -152,10 +168,7 @@ async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
     assert_eq!(sent_and_expires(&step), (NOW + 1031, NOW + 1331));
     assert_eq!(app.mailer().messages().unwrap().len(), 4);
     let new = last_code(&app);
-    assert!(matches!(
-        sim.respond_custom(&mut s, &old, &[]).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_custom(&mut s, &old, &[]).await);
     assert_eq!(
         sim.respond_custom(&mut s, &new, &[]).await,
         Ok(Step::Tokens)
@@ -164,45 +177,34 @@ async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
 
 #[tokio::test]
 async fn expiry_and_attempts_across_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
-    let app = local_app(
-        dir.path(),
-        support::config(&[
+    let (dir, store, clock) = seeded();
+    let app = app_in(
+        &dir,
+        &clock,
+        &[
             ("AUTH_FLOW", "passwordless"),
             ("CODE_TTL_SECONDS", "60"),
             ("RESEND_COOLDOWN_SECONDS", "600"),
-        ]),
-        &clock,
+        ],
     );
     let sim = CognitoSim::local(&app, &store, POOL);
     // Expired: the right code, too late.
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
     clock.advance(60);
-    assert!(matches!(
-        sim.respond_custom(&mut s, &code, &[]).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_custom(&mut s, &code, &[]).await);
     // That round re-issued a code (the old one expired); burn its attempts over two sessions.
     clock.advance(1);
     let code = last_code(&app);
     assert_eq!(app.mailer().messages().unwrap().len(), 2);
-    assert!(matches!(
-        sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_custom(&mut s, &wrong_code(&code), &[]).await);
     let (mut s2, _) = sim.initiate_auth(USER, false).await.unwrap();
     assert_eq!(
         app.mailer().messages().unwrap().len(),
         2,
         "within the cooldown: reused"
     );
-    assert!(matches!(
-        sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await);
     // The third wrong answer for this code exhausts it; within the cooldown since its issue, no
     // replacement is issued for the next round (the lockout brake), and the sign-in ends.
     let locked = "CreateAuthChallenge failed with error Too many wrong codes. Please wait a minute, then sign in again for a new code.";
@@ -210,10 +212,7 @@ async fn expiry_and_attempts_across_sessions() {
         sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await,
         Err(SignInError::TriggerFailed(locked.into()))
     );
-    let state = ChallengeState::decode(
-        &store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"],
-    )
-    .unwrap();
+    let state = stored_state(&store);
     assert_eq!(state.active.as_ref().unwrap().attempts, 3);
     // A new sign-in within the cooldown gets the same refusal, and no email.
     assert_eq!(
@@ -228,10 +227,7 @@ async fn expiry_and_attempts_across_sessions() {
         sim.respond_custom(&mut s, &code, &[]).await,
         Err(SignInError::NotAuthorized)
     );
-    let state = ChallengeState::decode(
-        &store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"],
-    )
-    .unwrap();
+    let state = stored_state(&store);
     assert_eq!(state.active.as_ref().unwrap().attempts, 3, "not consumed");
     // After the cooldown a new sign-in gets a fresh code, which works.
     clock.advance(600);
@@ -246,44 +242,93 @@ async fn expiry_and_attempts_across_sessions() {
 
 #[tokio::test]
 async fn max_attempts_wrong_answers_end_the_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
-    let app = local_app(
-        dir.path(),
-        support::config(&[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "2")]),
+    let (dir, store, clock) = seeded();
+    let app = app_in(
+        &dir,
         &clock,
+        &[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "2")],
     );
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
-    assert!(matches!(
-        sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_custom(&mut s, &wrong_code(&code), &[]).await);
     assert_eq!(
         sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
         Err(SignInError::NotAuthorized)
     );
 }
 
+/// A user created with a temporary password (`FORCE_CHANGE_PASSWORD`), or whose password must be
+/// reset: a password-first sign-in is refused at its first Define with a message that says what to
+/// do, so Cognito never checks that password and never gets to `NEW_PASSWORD_REQUIRED` (nothing
+/// mailed, nothing stored). The same user signing in with the code alone (`both`) needs no
+/// password; an unknown name still gets the decoy's password step; a session with a
+/// `NEW_PASSWORD_REQUIRED` round fails, counted; and once an administrator has set a permanent
+/// password, the user signs in with it and the code. (events/expected.json holds the exact texts.)
+#[tokio::test]
+async fn a_user_without_a_permanent_password_is_refused_before_the_password_step() {
+    let (dir, store, clock) = seeded();
+    let with_status = |status: &str| {
+        let attrs = [
+            ("email", USER),
+            ("email_verified", "false"),
+            ("cognito:user_status", status),
+        ];
+        let attrs = attrs.map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        store.put_user(POOL, USER, attrs).unwrap();
+    };
+    let metrics = Captured::default();
+    for flow in ["mfa", "both"] {
+        let app = app_in(&dir, &clock, &[("AUTH_FLOW", flow)]).with_metrics(metrics.sink());
+        let sim = CognitoSim::local(&app, &store, POOL);
+        for (status, error) in [
+            ("FORCE_CHANGE_PASSWORD", TriggerError::TemporaryPassword),
+            ("RESET_REQUIRED", TriggerError::PasswordResetRequired),
+        ] {
+            with_status(status);
+            let text = format!(
+                "DefineAuthChallenge failed with error {}",
+                error.user_message()
+            );
+            let refused = sim.initiate_auth(USER, true).await.unwrap_err();
+            assert_eq!(refused, SignInError::TriggerFailed(text), "{flow}");
+            assert_eq!(metrics.docs().last().unwrap()["Outcome"], error.outcome());
+            assert!(app.mailer().messages().unwrap().is_empty());
+            let attrs = store.attributes(POOL, USER).unwrap().unwrap();
+            assert!(!attrs.contains_key("custom:authChallenge"));
+        }
+    }
+    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "both")]).with_metrics(metrics.sink());
+    let sim = CognitoSim::local(&app, &store, POOL);
+    with_status("FORCE_CHANGE_PASSWORD");
+    let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
+    let step = sim.respond_custom(&mut s, &last_code(&app), &[]).await;
+    assert_eq!(step, Ok(Step::Tokens));
+    let (_, step) = sim.initiate_auth("nobody@example.org", true).await.unwrap();
+    assert_eq!(step, Step::PasswordVerifier);
+    let npr = event_file("define/mfa-after-new-password.json");
+    let out = app.handle(npr).await.unwrap();
+    assert_eq!(out["response"]["failAuthentication"], true);
+    assert_eq!(metrics.docs().last().unwrap()["SignInFailed"], 1);
+    with_status("CONFIRMED");
+    let (mut s, step) = sim.initiate_auth(USER, true).await.unwrap();
+    assert_eq!(step, Step::PasswordVerifier);
+    assert_challenge(sim.respond_password(&mut s, true).await);
+    let step = sim.respond_custom(&mut s, &last_code(&app), &[]).await;
+    assert_eq!(step, Ok(Step::Tokens));
+}
+
 #[tokio::test]
 async fn pre_sign_up_variants() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at(NOW);
-    let event: Value =
-        serde_json::from_str(&std::fs::read_to_string("events/pre-sign-up/allowed.json").unwrap())
-            .unwrap();
+    let event: Value = event_file("pre-sign-up/allowed.json");
     let with_email = |e: &str| {
         let mut ev = event.clone();
         ev["request"]["userAttributes"]["email"] = json!(e);
         ev
     };
-    let open = local_app(
-        dir.path(),
-        support::config(&[("SIGNUP_AUTO_CONFIRM", "false")]),
-        &clock,
-    );
+    let open = app_in(&dir, &clock, &[("SIGNUP_AUTO_CONFIRM", "false")]);
     let out = open
         .handle(with_email("anyone@anywhere.test"))
         .await
@@ -292,10 +337,10 @@ async fn pre_sign_up_variants() {
         out["response"],
         json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false})
     );
-    let closed = local_app(
-        dir.path(),
-        support::config(&[("SIGNUP_ALLOWED_DOMAINS", "example.org,acme.test")]),
+    let closed = app_in(
+        &dir,
         &clock,
+        &[("SIGNUP_ALLOWED_DOMAINS", "example.org,acme.test")],
     );
     assert_eq!(
         closed.handle(with_email("x@ACME.test")).await.unwrap()["response"]["autoConfirmUser"],
@@ -322,10 +367,8 @@ async fn pre_sign_up_variants() {
 async fn hostile_events_are_refused_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at(NOW);
-    let app = local_app(dir.path(), support::config(&[]), &clock);
-    let base: Value =
-        serde_json::from_str(&std::fs::read_to_string("events/verify/right-answer.json").unwrap())
-            .unwrap();
+    let app = app_in(&dir, &clock, &[]);
+    let base: Value = event_file("verify/right-answer.json");
     let mut cases: Vec<(Value, &str)> = vec![
         (json!(null), "InvalidEvent"),
         (json!([1, 2]), "InvalidEvent"),
@@ -437,9 +480,7 @@ impl ChallengeStore for Interloper {
 
 #[tokio::test]
 async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, store, clock) = seeded();
     let racing = Interloper {
         inner: store_file(dir.path()),
         theirs: Mutex::new(None),
@@ -454,14 +495,10 @@ async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usa
         other.active.as_mut().unwrap().attempts += 1;
         other
     }));
-    let step = sim.respond_custom(&mut s, &code, &[]).await;
-    assert!(
-        matches!(step, Ok(Step::CustomChallenge(_))),
-        "a raced answer is not accepted: {step:?}"
-    );
+    // A raced answer is not accepted.
+    assert_challenge(sim.respond_custom(&mut s, &code, &[]).await);
     // The parallel write left the code active, with its attempt counted: the user retries.
-    let stored = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
-    let state = ChallengeState::decode(&stored).unwrap();
+    let state = stored_state(&store);
     assert_eq!(state.active.unwrap().attempts, 1);
     assert_eq!(
         sim.respond_custom(&mut s, &code, &[]).await,
@@ -522,14 +559,59 @@ impl Captured {
     }
 }
 
-/// A mailer that always fails, as SES does when it throttles.
-struct FailingMailer;
+/// `SIGNUP_ALLOWED_DOMAINS` holds for every code, not only at sign-up: an address changed to
+/// another domain gets no code, and an unknown name at such a domain is refused the same way
+/// (a decoy there would tell a prober that a refused name exists).
+#[tokio::test]
+async fn codes_go_only_to_allowed_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seed(dir.path());
+    let clock = TestClock::at(NOW);
+    let config = support::config(&[
+        ("AUTH_FLOW", "passwordless"),
+        ("SIGNUP_ALLOWED_DOMAINS", "example.org"),
+    ]);
+    let app = local_app(dir.path(), config, &clock);
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let challenged = |r: &Result<_, SignInError>| matches!(r, Ok((_, Step::CustomChallenge(_))));
+    assert!(challenged(&sim.initiate_auth(USER, false).await));
+    assert!(challenged(
+        &sim.initiate_auth("ghost@Example.org", false).await
+    ));
+    let refused = SignInError::TriggerFailed(
+        "CreateAuthChallenge failed with error Sign-in codes are not sent to this email address's domain.".into(),
+    );
+    // The address moved to another domain (a verified change): no code goes there.
+    let moved = [
+        ("email", "maria@elsewhere.example"),
+        ("email_verified", "true"),
+    ];
+    store
+        .put_user(
+            POOL,
+            USER,
+            moved.map(|(k, v)| (k.to_owned(), v.to_owned())).into(),
+        )
+        .unwrap();
+    clock.advance(301);
+    assert_eq!(sim.initiate_auth(USER, false).await.unwrap_err(), refused);
+    assert_eq!(
+        sim.initiate_auth("Ghost@Elsewhere.example", false)
+            .await
+            .unwrap_err(),
+        refused
+    );
+    assert_eq!(app.mailer().messages().unwrap().len(), 1, "only the first");
+}
+
+/// A mailer that always fails this way: a throttle (nothing sent), or a 5xx (maybe sent).
+struct FailingMailer(FailureKind);
 
 impl Mailer for FailingMailer {
     async fn send(&self, _: &OutgoingEmail<'_>) -> Result<(), DeliveryError> {
         Err(DeliveryError {
-            kind: FailureKind::Throttled,
-            detail: "TooManyRequestsException".into(),
+            kind: self.0,
+            detail: "SES failed".into(),
         })
     }
 }
@@ -549,9 +631,16 @@ async fn a_failed_send_leaves_the_state_as_it_was() {
     let before = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
     // Once the code has expired a new sign-in issues a new code, whose send fails.
     clock.advance(301);
-    let failing = App::new(config(), FailingMailer, store_file(dir.path()), &clock)
-        .with_metrics(MetricsSink::discard());
-    let err = CognitoSim::local(&failing, &store, POOL)
+    let failing = |kind| {
+        App::new(
+            config(),
+            FailingMailer(kind),
+            store_file(dir.path()),
+            &clock,
+        )
+        .with_metrics(MetricsSink::discard())
+    };
+    let err = CognitoSim::local(&failing(FailureKind::Throttled), &store, POOL)
         .initiate_auth(USER, false)
         .await
         .unwrap_err();
@@ -570,6 +659,17 @@ async fn a_failed_send_leaves_the_state_as_it_was() {
     // code nobody received nor counted against the limit.
     assert_eq!(after.active, before.active);
     assert_eq!(after.sends, before.sends);
+
+    // A 5xx: SES may have taken the email. The sign-in goes on with the new code, counted.
+    let step = CognitoSim::local(&failing(FailureKind::Unavailable), &store, POOL)
+        .initiate_auth(USER, false)
+        .await
+        .unwrap();
+    assert!(matches!(step.1, Step::CustomChallenge(_)), "{step:?}");
+    let kept = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
+    let kept = ChallengeState::decode(&kept).unwrap();
+    assert_ne!(kept.active, before.active, "the new code stays");
+    assert_eq!(kept.sends.len(), before.sends.len() + 1, "and counts");
 }
 
 /// A store whose next write fails as told: `Timeout` after it landed (the answer was lost), or
@@ -612,9 +712,7 @@ impl ChallengeStore for FailingWrite {
 /// write counts against Cognito's 25-a-second UserUpdate quota).
 #[tokio::test]
 async fn a_write_that_may_have_landed_is_undone_and_one_that_did_not_is_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, store, clock) = seeded();
     let app = app_on(
         dir.path(),
         FailingWrite {
@@ -693,9 +791,7 @@ async fn a_create_that_lost_the_race_sends_nothing_and_offers_only_a_fitting_cod
         ),
     ];
     for (case, theirs, offered) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let store = seed(dir.path());
-        let clock = TestClock::at(NOW);
+        let (dir, store, clock) = seeded();
         let app = app_on(
             dir.path(),
             Interloper {
@@ -746,9 +842,7 @@ impl ChallengeStore for SlowStore {
 /// left unsent (a restore would be as slow as the write and could not finish either).
 #[tokio::test]
 async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, store, clock) = seeded();
     let app = app_on(
         dir.path(),
         SlowStore {
@@ -773,22 +867,14 @@ async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
 /// and each wrong answer in `AnswerRejected`.
 #[tokio::test]
 async fn a_failed_sign_in_is_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, store, clock) = seeded();
     let metrics = Captured::default();
-    let app = local_app(
-        dir.path(),
-        support::config(&[("AUTH_FLOW", "passwordless")]),
-        &clock,
-    )
-    .with_metrics(metrics.sink());
+    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]).with_metrics(metrics.sink());
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let wrong = wrong_code(&last_code(&app));
     for _ in 0..2 {
-        let step = sim.respond_custom(&mut s, &wrong, &[]).await;
-        assert!(matches!(step, Ok(Step::CustomChallenge(_))), "{step:?}");
+        assert_challenge(sim.respond_custom(&mut s, &wrong, &[]).await);
     }
     assert!(sim.respond_custom(&mut s, &wrong, &[]).await.is_err());
     let docs = metrics.docs();
@@ -804,9 +890,7 @@ async fn a_failed_sign_in_is_counted() {
 /// remainder) lands outside those bounds.
 #[tokio::test]
 async fn the_duration_metric_is_the_invocations_time_in_milliseconds() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, store, clock) = seeded();
     let metrics = Captured::default();
     let slow = std::time::Duration::from_millis(400);
     let app = app_on(
@@ -846,14 +930,8 @@ async fn the_duration_metric_is_the_invocations_time_in_milliseconds() {
 /// not.
 #[tokio::test]
 async fn a_decoy_keeps_its_code_times_like_a_reused_code_and_moves_them_on_a_late_resend() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
-    let app = local_app(
-        dir.path(),
-        support::config(&[("AUTH_FLOW", "passwordless")]),
-        &clock,
-    );
+    let (dir, store, clock) = seeded();
+    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]);
     let sim = CognitoSim::local(&app, &store, POOL);
     const NOBODY: &str = "nobody@example.net";
     let (_, step) = sim.initiate_auth(NOBODY, false).await.unwrap();
@@ -887,18 +965,16 @@ async fn a_decoy_keeps_its_code_times_like_a_reused_code_and_moves_them_on_a_lat
 
 #[tokio::test]
 async fn metrics_count_what_happened() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, store, clock) = seeded();
     let metrics = Captured::default();
-    let app = local_app(
-        dir.path(),
-        support::config(&[
+    let app = app_in(
+        &dir,
+        &clock,
+        &[
             ("AUTH_FLOW", "passwordless"),
             ("RESEND_COOLDOWN_SECONDS", "10"),
             ("SEND_LIMIT", "3"),
-        ]),
-        &clock,
+        ],
     )
     .with_metrics(metrics.sink());
     let sim = CognitoSim::local(&app, &store, POOL);
@@ -976,7 +1052,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::at(NOW);
-        let app = local_app(dir.path(), support::config(&[("AUTH_FLOW", "both")]), &clock);
+        let app = app_in(&dir, &clock, &[("AUTH_FLOW", "both")]);
         let mut request = request;
         if let Some(o) = request.as_object_mut() {
             o.insert("userAttributes".into(), attrs);
@@ -998,11 +1074,9 @@ proptest! {
         resend in proptest::bool::weighted(0.2), not_found in proptest::bool::weighted(0.1),
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = seed(dir.path());
-        let clock = TestClock::at(NOW);
+        let (dir, store, clock) = seeded();
         // One process and its own store: no parallel writer to wait for.
-        let app = local_app(dir.path(), support::config(&[("AUTH_FLOW", "passwordless")]), &clock)
+        let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")])
             .with_settle(std::time::Duration::ZERO);
         let sim = CognitoSim::local(&app, &store, POOL);
         let (s, _) = rt.block_on(sim.initiate_auth(USER, false)).unwrap();
@@ -1153,9 +1227,7 @@ impl ChallengeStore for CasStore {
 /// parallel attempt counted.
 #[tokio::test]
 async fn a_refused_conditional_write_is_judged_again_on_the_stored_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let users = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, users, clock) = seeded();
     let app = app_on(dir.path(), CasStore::new(), &clock);
     let sim = CognitoSim::local(&app, &users, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
@@ -1189,9 +1261,7 @@ async fn a_refused_conditional_write_is_judged_again_on_the_stored_state() {
 #[tokio::test]
 async fn endless_conflicts_end_after_max_conflicts_and_fail_closed() {
     use cognito_email_otp::triggers::MAX_CONFLICTS;
-    let dir = tempfile::tempdir().unwrap();
-    let users = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, users, clock) = seeded();
     let app = app_on(dir.path(), CasStore::new(), &clock);
     let sim = CognitoSim::local(&app, &users, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
@@ -1199,19 +1269,15 @@ async fn endless_conflicts_end_after_max_conflicts_and_fail_closed() {
     // the code usable), so every judgement is "right" and every write of it refused.
     app.store()
         .rival(MAX_CONFLICTS + 1, Box::new(|s| s.unwrap()));
-    let step = sim.respond_custom(&mut s, &last_code_of(&app), &[]).await;
-    assert!(
-        matches!(step, Ok(Step::CustomChallenge(_))),
-        "contended: not accepted, {step:?}"
-    );
+    // Contended: not accepted.
+    assert_challenge(sim.respond_custom(&mut s, &last_code_of(&app), &[]).await);
     // 1 Create + (MAX_CONFLICTS + 1) refused Verify writes + the next round's Create, whose
     // first write is refused and which then reuses the stored code.
     assert_eq!(app.store().writes(), 1 + (MAX_CONFLICTS + 1) + 1);
     assert_eq!(app.mailer().messages().unwrap().len(), 1);
 
     // Create: every rival clears the active code, so each decision is to issue again.
-    let dir = tempfile::tempdir().unwrap();
-    let users = seed(dir.path());
+    let (dir, users, _) = seeded();
     let app = app_on(dir.path(), CasStore::new(), &clock);
     app.store().rival(
         MAX_CONFLICTS + 1,
@@ -1234,9 +1300,7 @@ async fn endless_conflicts_end_after_max_conflicts_and_fail_closed() {
 /// 900 ms read + 1,500 ms write + 550 ms settle + 900 ms read-back = 3,850 ms of the 4,000.
 #[tokio::test]
 async fn too_little_time_left_to_send_sends_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let users = seed(dir.path());
-    let clock = TestClock::at(NOW);
+    let (dir, users, clock) = seeded();
     let app = app_on(
         dir.path(),
         SlowStore {
@@ -1286,8 +1350,7 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
         t.elapsed().as_millis()
     }
     for judged_right in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let users = seed(dir.path());
+        let (dir, users, _) = seeded();
         for i in 0..8 {
             users
                 .put_user(
@@ -1298,10 +1361,10 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
                 .unwrap();
         }
         let clock = TestClock::at(NOW);
-        let app = local_app(
-            dir.path(),
-            support::config(&[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "10")]),
+        let app = app_in(
+            &dir,
             &clock,
+            &[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "10")],
         )
         .with_settle(std::time::Duration::from_millis(SETTLE_MS));
         let sim = CognitoSim::local(&app, &users, POOL);
@@ -1318,8 +1381,7 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
             let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
             let wrong = wrong_code(&last_code(&app));
             for _ in 0..8 {
-                let step = sim.respond_custom(&mut s, &wrong, &[]).await;
-                assert!(matches!(step, Ok(Step::CustomChallenge(_))), "{step:?}");
+                assert_challenge(sim.respond_custom(&mut s, &wrong, &[]).await);
             }
         }
         let waited = decoy_verify_ms(&app, &users).await;
@@ -1336,18 +1398,16 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
 /// fragment holds the username, the code and the same `expiresAt` the challenge shows.
 #[tokio::test]
 async fn the_email_speaks_the_users_language_and_links_only_passwordless_sign_ins() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let clock = TestClock::at(NOW);
-    let app = local_app(
-        dir.path(),
-        support::config(&[
+    let (dir, store, clock) = seeded();
+    let app = app_in(
+        &dir,
+        &clock,
+        &[
             ("AUTH_FLOW", "both"),
             ("APP_NAME", "Acme"),
             ("EMAIL_DEFAULT_LOCALE", "fr"),
             ("SIGN_IN_LINK_URL", "https://app.example/sign-in"),
-        ]),
-        &clock,
+        ],
     );
     let sim = CognitoSim::local(&app, &store, POOL);
     let cases: [(Option<&str>, &str); 5] = [
@@ -1389,10 +1449,7 @@ async fn the_email_speaks_the_users_language_and_links_only_passwordless_sign_in
     // The same pool's mfa sign-in (password first): the email has no link.
     let (mut s, step) = sim.initiate_auth(USER, true).await.unwrap();
     assert_eq!(step, Step::PasswordVerifier);
-    assert!(matches!(
-        sim.respond_password(&mut s, true).await,
-        Ok(Step::CustomChallenge(_))
-    ));
+    assert_challenge(sim.respond_password(&mut s, true).await);
     let mail = app.mailer().messages().unwrap().pop().unwrap();
     assert!(mail.contains("Votre code de connexion à Acme"), "{mail}");
     assert!(
@@ -1400,15 +1457,14 @@ async fn the_email_speaks_the_users_language_and_links_only_passwordless_sign_in
         "{mail}"
     );
     // EMAIL_CODE_IN_SUBJECT puts the code in the subject.
-    let dir = tempfile::tempdir().unwrap();
-    let store = seed(dir.path());
-    let app = local_app(
-        dir.path(),
-        support::config(&[
+    let (dir, store, _) = seeded();
+    let app = app_in(
+        &dir,
+        &clock,
+        &[
             ("AUTH_FLOW", "passwordless"),
             ("EMAIL_CODE_IN_SUBJECT", "true"),
-        ]),
-        &clock,
+        ],
     );
     CognitoSim::local(&app, &store, POOL)
         .initiate_auth(USER, false)

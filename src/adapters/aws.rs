@@ -11,6 +11,9 @@
 //! | operation timeout | 1.6 s | two calls plus a restore fit in the 4 s budget |
 //! | attempts | 2, backoff 50–250 ms | one quick retry for a blip; throttling is not waited out |
 //!
+//! SES is the exception: `SendEmail` is not idempotent, so its client makes one attempt with the
+//! whole 1.6 s (see [`crate::adapters::ses`]).
+//!
 //! The application adds its own per-invocation deadline on top (see [`crate::triggers::Budget`]).
 
 use std::error::Error as StdError;
@@ -20,6 +23,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
@@ -162,19 +166,20 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// Sorts an SDK error into a [`FailureKind`], with a log-only detail. `rejected` lists the
-/// service's error codes that mean "refused for good".
-pub fn classify<E, R>(err: &SdkError<E, R>, rejected: &[&str]) -> (FailureKind, String)
+/// service's error codes that mean "refused for good"; any other 4xx answer that is not a throttle
+/// is a refusal too (the request did not take effect), and a 5xx is `Unavailable` (it may have).
+pub fn classify<E>(err: &SdkError<E, HttpResponse>, rejected: &[&str]) -> (FailureKind, String)
 where
     E: ProvideErrorMetadata + StdError + 'static,
-    R: std::fmt::Debug,
 {
     let detail = DisplayErrorContext(err).to_string();
     let kind = match err {
         SdkError::TimeoutError(_) => FailureKind::Timeout,
         SdkError::DispatchFailure(d) if d.is_timeout() => FailureKind::Timeout,
-        SdkError::ServiceError(_) => match err.code() {
+        SdkError::ServiceError(service) => match err.code() {
             Some(code) if THROTTLING_CODES.contains(&code) => FailureKind::Throttled,
             Some(code) if rejected.contains(&code) => FailureKind::Rejected,
+            _ if service.raw().status().is_client_error() => FailureKind::Rejected,
             _ => FailureKind::Unavailable,
         },
         _ => FailureKind::Unavailable,
@@ -244,6 +249,38 @@ mod tests {
             redact_addresses("TooManyRequestsException: Rate exceeded"),
             "TooManyRequestsException: Rate exceeded"
         );
+    }
+
+    /// What a failed send tells about the email: a 4xx refusal (known code or not) or a throttle
+    /// did not send it; a 5xx, a timeout or a lost connection may have.
+    #[test]
+    fn a_4xx_is_a_refusal_and_a_5xx_may_have_taken_effect() {
+        use aws_sdk_sesv2::operation::send_email::SendEmailError;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let answer = |status: u16, code: &str| {
+            let meta = ErrorMetadata::builder().code(code).build();
+            let status = StatusCode::try_from(status).unwrap();
+            SdkError::service_error(
+                SendEmailError::generic(meta),
+                HttpResponse::new(status, SdkBody::empty()),
+            )
+        };
+        let kind = |e| classify(&e, &["MessageRejected"]).0;
+        assert_eq!(kind(answer(400, "MessageRejected")), FailureKind::Rejected);
+        assert_eq!(kind(answer(404, "SomethingNew")), FailureKind::Rejected);
+        assert_eq!(
+            kind(answer(429, "TooManyRequestsException")),
+            FailureKind::Throttled
+        );
+        assert_eq!(
+            kind(answer(500, "InternalFailure")),
+            FailureKind::Unavailable
+        );
+        assert_eq!(kind(answer(503, "SomethingNew")), FailureKind::Unavailable);
+        let lost = SdkError::<SendEmailError, HttpResponse>::timeout_error("no answer");
+        assert_eq!(kind(lost), FailureKind::Timeout);
     }
 
     #[test]

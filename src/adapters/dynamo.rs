@@ -94,10 +94,9 @@ impl DynamoStore {
         AttributeValue::S(partition_key(&self.keys, user))
     }
 
-    fn error<E, R>(&self, e: &SdkError<E, R>) -> StoreError
+    fn error<E>(&self, e: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let (kind, detail) = classify(e, REJECTED);
         // A missing table or a missing grant is a deployment problem: name the setting.

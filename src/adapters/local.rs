@@ -69,8 +69,9 @@ impl LocalMailbox {
 
 impl Mailer for LocalMailbox {
     async fn send(&self, email: &OutgoingEmail<'_>) -> Result<(), DeliveryError> {
+        // The message file is written atomically: a failed write delivered nothing.
         self.deliver(email).map(|_| ()).map_err(|e| DeliveryError {
-            kind: FailureKind::Unavailable,
+            kind: FailureKind::Rejected,
             detail: format!("local mailbox: {e}"),
         })
     }

@@ -1,12 +1,20 @@
 //! [`Mailer`] over SES v2 `SendEmail`.
+//!
+//! `SendEmail` is not idempotent: an attempt that timed out may have been accepted, and a retry
+//! would mail the same code twice (and a second email per counted send breaks the send cap). So
+//! the SES client makes one attempt, given the whole operation timeout, and the caller treats a
+//! send whose outcome is unknown as sent ([`DeliveryError::may_have_been_sent`]).
 
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Template};
 use tracing::instrument;
 
-use super::aws::{AwsContext, LazyClient, classify};
+use super::aws::{AwsContext, CONNECT_TIMEOUT, LazyClient, OPERATION_TIMEOUT, classify};
 use crate::domain::email::Sender;
 use crate::ports::{DeliveryError, FailureKind, Mailer, OutgoingEmail};
 
@@ -33,7 +41,7 @@ impl SesMailer {
     /// whether it goes as a stored template ([`OutgoingEmail::template`]).
     pub fn new(aws: Arc<AwsContext>, from: &Sender, configuration_set: Option<String>) -> Self {
         Self {
-            client: LazyClient::new(aws, Client::new),
+            client: LazyClient::new(aws, single_attempt_client),
             from: from.header_value(),
             configuration_set,
         }
@@ -86,6 +94,22 @@ impl SesMailer {
             .build();
         Ok(EmailContent::builder().simple(message).build())
     }
+}
+
+/// The SES client: the shared configuration with no automatic retry, its one attempt allowed the
+/// whole operation timeout (a slow SES that answers in 1.5 s is a success, not a retry).
+fn single_attempt_client(shared: &SdkConfig) -> Client {
+    let config = aws_sdk_sesv2::config::Builder::from(shared)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(OPERATION_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
 }
 
 impl Mailer for SesMailer {

@@ -17,7 +17,13 @@
 //! write fails, nothing is sent. If the send fails (or there is no time left for it), the previous
 //! state is written back (over our own write only, with a conditional store), with one retry, so
 //! the next sign-in does not "reuse" a code nobody received and the failed send does not count
-//! against the limit.
+//! against the limit. That holds only for a send that certainly failed (a throttle, a refusal, no
+//! time left to try). A send whose outcome is unknown (a timeout, a lost connection, a 5xx) may
+//! have delivered the code, so it stays active and counted, and the user gets the challenge: the
+//! code may be in their mailbox, and if it is not, a resend after the cooldown mails a new one
+//! (an error instead would leave them no screen to resend from, and their next sign-in would
+//! reuse the code without mailing it). Each counted send is at most one email, since the SES
+//! client never retries.
 //!
 //! Unknown users: with the attribute store a stateless decoy ([`decoy`]); with a conditional store
 //! the real path under a keyed name and a stand-in address, waiting as long as a send instead of
@@ -45,8 +51,8 @@ use crate::domain::policy::{
 use crate::domain::state::{ActiveCode, ChallengeState, WRITE_TAG_LEN};
 use crate::hex;
 use crate::ports::{
-    ChallengeStore, Clock, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot, Stored,
-    StoredTemplate, Version,
+    ChallengeStore, Clock, DeliveryError, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot,
+    Stored, StoredTemplate, Version,
 };
 
 /// Whether a failed write may nevertheless have been applied: a timeout or a lost answer may
@@ -66,6 +72,14 @@ struct Recipient<'a> {
     /// Whether this sign-in is passwordless (no password round in the session): only then may
     /// the email carry a link, which signs in without the password.
     passwordless: bool,
+}
+
+/// How a send failed, which decides whether its code stays.
+enum SendFailed {
+    /// Nothing went out (no time left to try, a throttle, a refusal): the previous state goes back.
+    NotSent(TriggerError),
+    /// The outcome is unknown (a timeout, a lost connection, a 5xx): the email may have arrived.
+    Unknown(DeliveryError),
 }
 
 /// The public and private parameters and metadata of one round.
@@ -121,6 +135,10 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         // An unknown user: without a store that can hold them, a stateless decoy; with one, the
         // real path under a keyed name and a stand-in address, sending nothing.
         let (email, shown) = if req.user_not_found {
+            // Refused like a real user at that domain would be, so the refusal tells nothing.
+            if let Some(typed) = decoy::typed_address(&head.user_name) {
+                self.check_domain(&typed)?;
+            }
             if !S::CONDITIONAL {
                 return self
                     .decoy_create(
@@ -143,10 +161,14 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 .get("email")
                 .and_then(|e| EmailAddress::parse(e))
                 .ok_or(TriggerError::NoEmail)?;
+            self.check_domain(&email)?;
             let shown = email.masked();
             (email, shown)
         };
-        let user = head.user();
+        let decoy_owner = req
+            .user_not_found
+            .then(|| decoy::state_owner(&head.user_name));
+        let user = head.owner(decoy_owner.as_deref());
         // A conditional store starts from "no live state" and, if that is wrong, learns the truth
         // from the refusal (which carries the stored state): a user with no live state costs one
         // write. Without conditional writes every decision starts from a fresh read.
@@ -228,10 +250,11 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                     continue;
                 }
             };
+            let mut unconfirmed = None;
             if req.user_not_found {
                 // Where a real user's code is mailed, the decoy waits as long as a real send.
                 tokio::time::sleep(self.timings.draw(Path::Send).min(budget.remaining())).await;
-            } else if let Err(e) = Box::pin(self.send(
+            } else if let Err(failed) = Box::pin(self.send(
                 &Recipient {
                     email: &email,
                     username: &head.user_name,
@@ -246,14 +269,23 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             // kept out of Create's own future it keeps every caller's stack small.
             .await
             {
-                self.restore(user, prior.as_ref(), tag, budget).await;
-                return Err(e);
+                match failed {
+                    SendFailed::NotSent(e) => {
+                        self.restore(user, prior.as_ref(), tag, budget).await;
+                        return Err(e);
+                    }
+                    // It may have arrived: the code stays, counted, and the user can answer it.
+                    SendFailed::Unknown(e) => unconfirmed = Some(e.kind.as_str()),
+                }
             }
             self.respond_with(event, &shown, issued.active(), after_resend, &ours);
             // Operators see a decoy as one (logs and the DecoyChallenge metric), never as a code
             // sent; the client sees the same answer either way.
             if req.user_not_found {
                 return Ok(Outcome::new("decoy", None));
+            }
+            if let Some(kind) = unconfirmed {
+                return Ok(Outcome::new("send_unconfirmed", Some(kind)));
             }
             self.timings.record(Path::Issue, started.elapsed());
             let (name, reason) = match why {
@@ -264,6 +296,15 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 }
             };
             return Ok(Outcome::new(name, reason));
+        }
+    }
+
+    /// `SIGNUP_ALLOWED_DOMAINS` holds for every code, not only at sign-up: a verified change of
+    /// address must not carry an account's sign-in codes to a mailbox outside the organisation.
+    fn check_domain(&self, to: &EmailAddress) -> Result<(), TriggerError> {
+        match &self.config.signup_allowed_domains {
+            Some(allowed) if !allowed.contains(&to.domain()) => Err(TriggerError::DomainNotAllowed),
+            _ => Ok(()),
         }
     }
 
@@ -280,7 +321,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         code: &crate::domain::code::OtpCode,
         expires_at: u32,
         budget: &Budget,
-    ) -> Result<(), TriggerError> {
+    ) -> Result<(), SendFailed> {
         let remaining = budget.remaining();
         let with_reserve = remaining.saturating_sub(RESTORE_RESERVE);
         let send_window = if with_reserve >= MIN_SEND_TIME {
@@ -290,7 +331,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         }
         .min(CALL_CAP);
         if send_window < MIN_SEND_TIME {
-            return Err(TriggerError::Delivery(over_budget::delivery()));
+            return Err(SendFailed::NotSent(over_budget::delivery().into()));
         }
         let config = &self.config;
         let minutes = validity_minutes(config.limits.ttl);
@@ -328,7 +369,15 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         budget
             .run(send_window, self.mailer.send(&mail))
             .await
-            .unwrap_or_else(|_| Err(over_budget::delivery()))?;
+            // Cut off by the budget: the request may have reached SES.
+            .unwrap_or_else(|_| Err(over_budget::delivery()))
+            .map_err(|e| {
+                if e.may_have_been_sent() {
+                    SendFailed::Unknown(e)
+                } else {
+                    SendFailed::NotSent(e.into())
+                }
+            })?;
         self.timings.record(Path::Send, sending.elapsed());
         Ok(())
     }

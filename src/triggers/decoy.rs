@@ -15,9 +15,9 @@
 //!
 //! What it cannot match without a store (a decoy has nowhere to count sends or attempts across
 //! sign-ins) is listed in docs/security.md. The DynamoDB store closes it: there an unknown user
-//! goes down the real path, with state under a keyed hash of the typed name, a stand-in address
-//! ([`stand_in_address`]) and a wait drawn from real sends in place of the email, so sends and
-//! attempts are counted and refused exactly like a real user's.
+//! goes down the real path, with state under the normalised typed name ([`state_owner`]), a
+//! stand-in address ([`stand_in_address`]) and a wait drawn from real sends in place of the email,
+//! so sends and attempts are counted and refused exactly like a real user's.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -114,7 +114,7 @@ pub(super) fn issue_time(
 /// The masked destination shown for an unknown user: the typed name, lower-cased as a real
 /// address is stored, when it is an address; otherwise a stable keyed placeholder.
 pub(super) fn destination(reference: &CodeHasher, pool_id: &str, username: &str) -> String {
-    if let Some(e) = EmailAddress::parse(&normalise(username)) {
+    if let Some(e) = typed_address(username) {
         return e.masked();
     }
     let r = reference.keyed_reference("decoy", &format!("{pool_id}/{}", normalise(username)));
@@ -135,6 +135,23 @@ pub(super) fn stand_in_address(
     );
     EmailAddress::parse(&format!("{}@unknown.invalid", crate::hex::encode(&r[..8])))
         .expect("hex digits at a fixed domain always parse")
+}
+
+/// The typed name as an address, lower-cased as a real address is stored, if it is one.
+pub(super) fn typed_address(username: &str) -> Option<EmailAddress> {
+    EmailAddress::parse(&normalise(username))
+}
+
+/// The name an unknown user's state is kept under, with a store that keeps decoys (DynamoDB).
+///
+/// A case-insensitive pool (the template's, and Cognito's default) resolves every spelling of a
+/// real user to one user and so one state; whether Cognito passes an unknown name as typed or
+/// folded is not documented. So the decoy's name is the typed one normalised the way the other
+/// decoy values are (trimmed, lower-cased): re-casing a name gives the same state, the same
+/// `sentAt` and the same lock as a real user gets. The leading space puts it where no real user's
+/// state can be: Cognito usernames never contain whitespace.
+pub(super) fn state_owner(username: &str) -> String {
+    format!(" unknown {}", normalise(username))
 }
 
 fn normalise(username: &str) -> String {
@@ -196,6 +213,22 @@ mod tests {
         for name in ["", " ", "a@b@c", &"x".repeat(10_000), "\u{0}\u{202e}"] {
             assert!(stand_in_address(&k, "pool", name).as_str().contains('@'));
         }
+    }
+
+    #[test]
+    fn every_spelling_of_an_unknown_name_owns_one_state_apart_from_real_users() {
+        let owner = state_owner("Ghost.User@Example.org");
+        for spelling in [
+            "ghost.user@example.org",
+            "GHOST.USER@EXAMPLE.ORG",
+            " Ghost.User@example.ORG ",
+        ] {
+            assert_eq!(state_owner(spelling), owner, "{spelling}");
+        }
+        assert_ne!(state_owner("other@example.org"), owner);
+        // No real username (no whitespace in Cognito usernames) names a decoy's state.
+        assert!(owner.starts_with(char::is_whitespace));
+        assert!(!owner.contains("Ghost"));
     }
 
     #[test]

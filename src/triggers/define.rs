@@ -1,11 +1,18 @@
 //! DefineAuthChallenge: maps the session into domain rounds and applies [`flow::decide`].
+//!
+//! No I/O: everything comes from the event. The one decision that is not a response is a
+//! password-first sign-in of a user without a permanent password, which becomes a trigger error
+//! (the user sees its text) rather than `failAuthentication` (which only says "not authorized").
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsDefineAuthChallengeRequest as DefineRequest;
 use serde_json::{Map, Value, json};
 
 use super::{App, Outcome, TriggerError, request, resend_requested};
 use crate::domain::email::EmailAddress;
-use crate::domain::flow::{self, ChallengeKind, DefineContext, DefineDecision, Round};
+use crate::domain::flow::{
+    self, ChallengeKind, DefineContext, DefineDecision, PasswordChange, Round,
+    USER_STATUS_ATTRIBUTE,
+};
 use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
 
 impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
@@ -39,6 +46,11 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 .and_then(|e| EmailAddress::parse(e))
                 .is_some(),
             resend_requested: resend_requested(&req.client_metadata),
+            password_change: PasswordChange::from_user_status(
+                req.user_attributes
+                    .get(USER_STATUS_ATTRIBUTE)
+                    .map(String::as_str),
+            ),
         };
         let decision = flow::decide(&ctx, &session);
         let (challenge, tokens, fail, outcome) = match decision {
@@ -61,6 +73,13 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 true,
                 Outcome::new("refused_session", Some(why.as_str())),
             ),
+            // Cognito shows the error's text; the event goes back without a response.
+            DefineDecision::PasswordChangeRequired(PasswordChange::Temporary) => {
+                return Err(TriggerError::TemporaryPassword);
+            }
+            DefineDecision::PasswordChangeRequired(PasswordChange::ResetRequired) => {
+                return Err(TriggerError::PasswordResetRequired);
+            }
         };
         event.insert(
             "response".into(),

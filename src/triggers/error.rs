@@ -26,9 +26,24 @@ pub enum TriggerError {
     /// The last code was exhausted by wrong answers within `RESEND_COOLDOWN_SECONDS` of its issue.
     #[error("code exhausted within the cooldown; no new code before it ends")]
     Locked,
+    /// A password-first sign-in of a user created with a temporary password
+    /// (`FORCE_CHANGE_PASSWORD`), refused before Cognito checks it (see
+    /// [`crate::domain::flow::PasswordChange`]).
+    #[error(
+        "password-first sign-in refused: the user has a temporary password (FORCE_CHANGE_PASSWORD)"
+    )]
+    TemporaryPassword,
+    /// A password-first sign-in of a user whose password must be reset (`RESET_REQUIRED`), refused
+    /// before Cognito checks it.
+    #[error("password-first sign-in refused: the user's password must be reset (RESET_REQUIRED)")]
+    PasswordResetRequired,
     /// Pre-sign-up refused the email domain.
     #[error("sign-up refused: email domain not in SIGNUP_ALLOWED_DOMAINS")]
     SignUpNotAllowed,
+    /// Create refused to mail a code outside `SIGNUP_ALLOWED_DOMAINS` (an address changed to
+    /// another domain after sign-up, or an unknown name at such a domain).
+    #[error("code refused: email domain not in SIGNUP_ALLOWED_DOMAINS")]
+    DomainNotAllowed,
     /// SES did not take the email.
     #[error("email delivery failed: {0}")]
     Delivery(#[from] DeliveryError),
@@ -46,7 +61,10 @@ impl TriggerError {
             Self::NoEmail => "NoEmail",
             Self::SendLimited => "SendLimited",
             Self::Locked => "CodeLocked",
+            Self::TemporaryPassword => "TemporaryPassword",
+            Self::PasswordResetRequired => "PasswordResetRequired",
             Self::SignUpNotAllowed => "SignUpNotAllowed",
+            Self::DomainNotAllowed => "DomainNotAllowed",
             Self::Delivery(_) => "DeliveryFailed",
             Self::Store(_) => "StoreFailed",
         }
@@ -60,7 +78,10 @@ impl TriggerError {
             Self::NoEmail => "no_email",
             Self::SendLimited => "send_limited",
             Self::Locked => "code_locked",
+            Self::TemporaryPassword => "temporary_password",
+            Self::PasswordResetRequired => "password_reset_required",
             Self::SignUpNotAllowed => "signup_refused",
+            Self::DomainNotAllowed => "domain_refused",
             Self::Delivery(_) => "delivery_error",
             Self::Store(_) => "store_error",
         }
@@ -81,7 +102,22 @@ impl TriggerError {
                 "Too many wrong codes. Please wait a minute, then sign in again for a new code."
                     .into()
             }
+            // Only an administrator can settle these in every pool (with the password-first flow,
+            // recovery through the mailbox that gets the codes is refused), so say who can.
+            Self::TemporaryPassword => {
+                "This account still has a temporary password. An administrator must set a \
+                 permanent password before you can sign in."
+                    .into()
+            }
+            Self::PasswordResetRequired => {
+                "This account's password must be reset. An administrator must set a new password \
+                 before you can sign in."
+                    .into()
+            }
             Self::SignUpNotAllowed => "Sign-up is not available for this email address.".into(),
+            Self::DomainNotAllowed => {
+                "Sign-in codes are not sent to this email address's domain.".into()
+            }
             Self::Delivery(_) => {
                 "We could not send your code. Please try again in a minute.".into()
             }
@@ -157,7 +193,13 @@ mod tests {
             (TriggerError::NoEmail, "no_email"),
             (TriggerError::SendLimited, "send_limited"),
             (TriggerError::Locked, "code_locked"),
+            (TriggerError::TemporaryPassword, "temporary_password"),
+            (
+                TriggerError::PasswordResetRequired,
+                "password_reset_required",
+            ),
             (TriggerError::SignUpNotAllowed, "signup_refused"),
+            (TriggerError::DomainNotAllowed, "domain_refused"),
             (
                 TriggerError::Delivery(DeliveryError {
                     kind: FailureKind::Throttled,

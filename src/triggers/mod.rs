@@ -408,6 +408,9 @@ fn counted_metric(source: &str, result: &Result<Outcome, TriggerError>) -> Optio
     match result {
         Ok(o) => match o.name {
             "challenge_issued" | "challenge_resent" => Some(Metric::CodeSent),
+            // A send whose outcome is unknown counts against the cap like a sent code; for
+            // operators it is a delivery problem.
+            "send_unconfirmed" => Some(Metric::DeliveryError),
             "challenge_reused" => Some(Metric::CodeReused),
             "answer_accepted" => Some(Metric::AnswerAccepted),
             "answer_rejected" => Some(Metric::AnswerRejected),
@@ -417,6 +420,10 @@ fn counted_metric(source: &str, result: &Result<Outcome, TriggerError>) -> Optio
             _ => None,
         },
         Err(TriggerError::SendLimited | TriggerError::Locked) => Some(Metric::SendLimited),
+        // Refused before the password step, as a failed sign-in is.
+        Err(TriggerError::TemporaryPassword | TriggerError::PasswordResetRequired) => {
+            Some(Metric::SignInFailed)
+        }
         Err(TriggerError::Delivery(_)) => Some(Metric::DeliveryError),
         Err(TriggerError::Store(_)) => Some(Metric::StoreError),
         Err(_) => None,
@@ -444,10 +451,12 @@ fn header(event: &Map<String, Value>) -> Result<Header, TriggerError> {
 }
 
 impl Header {
-    fn user(&self) -> UserRef<'_> {
+    /// Whose state a round reads and writes: the user's own, or an unknown user's under
+    /// `decoy_owner` (see `decoy::state_owner`), which every spelling of the typed name shares.
+    fn owner<'a>(&'a self, decoy_owner: Option<&'a str>) -> UserRef<'a> {
         UserRef {
             pool_id: &self.user_pool_id,
-            username: &self.user_name,
+            username: decoy_owner.unwrap_or(&self.user_name),
         }
     }
 }

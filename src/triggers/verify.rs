@@ -62,7 +62,10 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             answer_correct(event, false);
             return Ok(Outcome::new("decoy", None));
         }
-        let user = head.user();
+        let decoy_owner = req
+            .user_not_found
+            .then(|| decoy::state_owner(&head.user_name));
+        let user = head.owner(decoy_owner.as_deref());
         // The state Create left for this round, if the store can refuse a write made on a stale
         // one; otherwise (or if it is missing) a fresh read.
         let hinted = S::CONDITIONAL

@@ -216,6 +216,9 @@ pub enum SesFault {
     Rejected,
     /// Accepts the connection and never answers.
     Stall,
+    /// Takes the mail (forwarded upstream, so it is delivered) and answers only after this many
+    /// milliseconds: a send whose caller cannot tell that it went out.
+    AnswersLate(u64),
 }
 
 /// How the fault server answers Cognito.
@@ -503,6 +506,10 @@ fn serve(mut s: TcpStream, shared: &Shared) {
                 false,
             ),
             SesFault::Stall => (0, "", true),
+            SesFault::AnswersLate(ms) => {
+                after = Duration::from_millis(ms);
+                (200, r#"{"MessageId":"fault-server-1"}"#, false)
+            }
         }
     } else {
         shared.cognito_requests.fetch_add(1, Ordering::SeqCst);

@@ -19,9 +19,16 @@ pub type Cognito = aws_sdk_cognitoidentityprovider::Client;
 
 /// A pool with the challenge attribute, one user ([`USERNAME`], [`EMAIL`]) and a verified sender.
 pub async fn set_up(aws: &AwsContext) -> (Cognito, String, String) {
-    let conf = aws.sdk_config().await;
-    let cognito = Cognito::new(conf);
-    let ses = aws_sdk_sesv2::Client::new(conf);
+    // The test's own calls wait as long as moto needs: its first call to a service loads that
+    // service (seconds on a loaded machine), which the function's 1.6 s cap is not meant for.
+    let conf = aws
+        .sdk_config()
+        .await
+        .to_builder()
+        .timeout_config(aws_config::timeout::TimeoutConfig::disabled())
+        .build();
+    let cognito = Cognito::new(&conf);
+    let ses = aws_sdk_sesv2::Client::new(&conf);
     ses.create_email_identity()
         .email_identity(SENDER)
         .send()

@@ -3,6 +3,11 @@
 //! Cognito hands Define the whole history of the sign-in (`session`). Every shape the chosen flow
 //! does not allow fails authentication, so a client cannot skip the password, replay a failed step,
 //! or smuggle in a challenge we did not ask for.
+//!
+//! A password-first sign-in of a user without a permanent password (`cognito:user_status`
+//! `FORCE_CHANGE_PASSWORD` or `RESET_REQUIRED`) is refused before Cognito checks the password:
+//! what Cognito does with such a user in a custom flow after the password step is undocumented,
+//! and one public report has it issue tokens without the custom challenge ([`PasswordChange`]).
 
 /// The sign-in flows, from `AUTH_FLOW`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,6 +75,42 @@ impl ChallengeKind {
     }
 }
 
+/// The `userAttributes` key that carries Cognito's account status (`CONFIRMED`,
+/// `FORCE_CHANGE_PASSWORD`, …). Cognito adds it to every trigger's attributes of a real user; an
+/// unknown user (`userNotFound`) has no attributes at all.
+pub const USER_STATUS_ATTRIBUTE: &str = "cognito:user_status";
+
+/// A password the user cannot sign in with here: Cognito would ask for a new one after the
+/// password step.
+///
+/// In a custom flow Cognito's behaviour after PASSWORD_VERIFIER for such a user is undocumented.
+/// A public report (amazon-cognito-identity-js#341) says that answering its
+/// `NEW_PASSWORD_REQUIRED` issued tokens without the custom challenge, which would skip the
+/// emailed code; if it instead calls Define with a `NEW_PASSWORD_REQUIRED` round, that round fails
+/// the sign-in after the user chose a password. Refusing the sign-in before the password step
+/// means Cognito never verifies such a password and neither outcome can happen; the user is told
+/// why, and an administrator sets a permanent password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChange {
+    /// `FORCE_CHANGE_PASSWORD`: created by an administrator with a temporary password.
+    Temporary,
+    /// `RESET_REQUIRED`: an administrator reset the password (or the user was imported without one).
+    ResetRequired,
+}
+
+impl PasswordChange {
+    /// The change a `cognito:user_status` value calls for. Every other status (`CONFIRMED`,
+    /// `EXTERNAL_PROVIDER`, …) and a missing one call for none: they do not make Cognito ask for a
+    /// new password, and whatever else they mean is Cognito's to enforce, as before.
+    pub fn from_user_status(status: Option<&str>) -> Option<Self> {
+        match status {
+            Some("FORCE_CHANGE_PASSWORD") => Some(Self::Temporary),
+            Some("RESET_REQUIRED") => Some(Self::ResetRequired),
+            _ => None,
+        }
+    }
+}
+
 /// The `challengeMetadata` Create puts on an ordinary round.
 pub const ROUND_LABEL: &str = "EMAIL_OTP";
 /// The `challengeMetadata` Create puts on a round that follows a resend request. It tells Define
@@ -119,6 +160,9 @@ pub enum DefineDecision {
     IssueTokens,
     /// The sign-in fails.
     Fail(FailReason),
+    /// A password-first sign-in of a user without a permanent password: refused with a message the
+    /// user can act on (a trigger error, which Cognito shows), before any password step.
+    PasswordChangeRequired(PasswordChange),
 }
 
 /// Why a sign-in fails at Define. Logged, never shown: Cognito only says "not authorized".
@@ -176,6 +220,8 @@ pub struct DefineContext {
     pub has_email: bool,
     /// This call's `clientMetadata` asks for a resend (so the last failed round was not a guess).
     pub resend_requested: bool,
+    /// The user's password needs changing (from `cognito:user_status`), if it does.
+    pub password_change: Option<PasswordChange>,
 }
 
 /// Decides the next step of a sign-in.
@@ -191,6 +237,14 @@ pub fn decide(ctx: &DefineContext, session: &[Round]) -> DefineDecision {
         Some(ChallengeKind::SrpA) => {
             if !ctx.flow.allows_password_first() {
                 return Fail(FailReason::PasswordNotAllowed);
+            }
+            // Before Cognito checks a temporary or reset password, and at every later round too (a
+            // status that changed mid-sign-in). An unknown user has no status; the guard keeps the
+            // decoy's path exactly as it was whatever Cognito sends.
+            if !ctx.user_not_found
+                && let Some(change) = ctx.password_change
+            {
+                return PasswordChangeRequired(change);
             }
             match session {
                 [srp] if srp.succeeded => return PasswordVerifier,
@@ -275,6 +329,7 @@ mod tests {
             user_not_found: false,
             has_email: true,
             resend_requested: false,
+            password_change: None,
         }
     }
     fn r(kind: ChallengeKind, ok: bool) -> Round {
@@ -411,6 +466,129 @@ mod tests {
         );
     }
 
+    fn without_permanent_password(flow: AuthFlow, change: PasswordChange) -> DefineContext {
+        DefineContext {
+            password_change: Some(change),
+            ..ctx(flow)
+        }
+    }
+
+    /// An invited user (temporary password) or one whose password was reset: a password-first
+    /// sign-in is refused at its first Define, before Cognito checks that password, so Cognito
+    /// never gets to ask for a new one; and at any later round, should the status change mid-way.
+    #[test]
+    fn a_password_first_sign_in_needs_a_permanent_password() {
+        for change in [PasswordChange::Temporary, PasswordChange::ResetRequired] {
+            for flow in [AuthFlow::Mfa, AuthFlow::Both] {
+                let c = without_permanent_password(flow, change);
+                for session in [
+                    s(&[(SrpA, true)]),
+                    s(&[(SrpA, false)]),
+                    mfa(&[]),
+                    mfa(&[false]),
+                    mfa(&[true]),
+                    s(&[(SrpA, true), (Pv, true), (Other, true)]),
+                ] {
+                    assert_eq!(
+                        decide(&c, &session),
+                        DefineDecision::PasswordChangeRequired(change),
+                        "{flow:?} {session:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A code-only sign-in involves no password, so the status does not matter: the code is
+    /// required either way. (Whether Cognito asks such a user for a new password after the tokens
+    /// is Cognito's business.) The flows' other rules are unchanged.
+    #[test]
+    fn a_code_only_sign_in_does_not_need_a_permanent_password() {
+        for flow in [AuthFlow::Passwordless, AuthFlow::Both] {
+            let c = without_permanent_password(flow, PasswordChange::Temporary);
+            assert_eq!(decide(&c, &[]), CustomChallenge, "{flow:?}");
+            assert_eq!(decide(&c, &s(&[(Custom, false)])), CustomChallenge);
+            assert_eq!(decide(&c, &s(&[(Custom, true)])), IssueTokens);
+        }
+        let c = without_permanent_password(AuthFlow::Passwordless, PasswordChange::Temporary);
+        assert_eq!(
+            decide(&c, &s(&[(SrpA, true)])),
+            Fail(FailReason::PasswordNotAllowed)
+        );
+        let c = without_permanent_password(AuthFlow::Mfa, PasswordChange::ResetRequired);
+        assert_eq!(decide(&c, &[]), Fail(FailReason::PasswordRequired));
+    }
+
+    /// Cognito sends an unknown user no attributes, so no status; were one to come, the decoy's
+    /// steps stay those of every other unknown name, which a prober cannot tell apart.
+    #[test]
+    fn an_unknown_user_is_never_refused_for_its_password() {
+        let c = DefineContext {
+            user_not_found: true,
+            has_email: false,
+            ..without_permanent_password(AuthFlow::Mfa, PasswordChange::Temporary)
+        };
+        assert_eq!(decide(&c, &s(&[(SrpA, true)])), PasswordVerifier);
+        assert_eq!(decide(&c, &mfa(&[])), CustomChallenge);
+    }
+
+    /// The outcome where Cognito calls Define after the user answered `NEW_PASSWORD_REQUIRED`:
+    /// never tokens, whatever follows. With the new password in place the session fails, and the
+    /// user signs in again with it (password, then code); a status still temporary is refused.
+    #[test]
+    fn a_new_password_round_never_leads_to_tokens() {
+        let npr = ChallengeKind::from_name(Some("NEW_PASSWORD_REQUIRED"));
+        let after_password = |rest: &[(ChallengeKind, bool)]| {
+            let mut v = s(&SRP);
+            v.extend(s(rest));
+            v
+        };
+        for session in [
+            after_password(&[(npr, true)]),
+            after_password(&[(npr, true), (Custom, true)]),
+            after_password(&[(npr, true), (Custom, false)]),
+            after_password(&[(Custom, true), (npr, true)]),
+        ] {
+            for flow in [AuthFlow::Mfa, AuthFlow::Both] {
+                assert_eq!(
+                    decide(&ctx(flow), &session),
+                    Fail(FailReason::UnexpectedChallenge),
+                    "{session:?}"
+                );
+            }
+            assert_eq!(
+                decide(
+                    &without_permanent_password(AuthFlow::Mfa, PasswordChange::Temporary),
+                    &session
+                ),
+                DefineDecision::PasswordChangeRequired(PasswordChange::Temporary)
+            );
+        }
+    }
+
+    #[test]
+    fn user_statuses_map_to_password_changes() {
+        use PasswordChange::{ResetRequired, Temporary};
+        assert_eq!(
+            PasswordChange::from_user_status(Some("FORCE_CHANGE_PASSWORD")),
+            Some(Temporary)
+        );
+        assert_eq!(
+            PasswordChange::from_user_status(Some("RESET_REQUIRED")),
+            Some(ResetRequired)
+        );
+        for other in [
+            Some("CONFIRMED"),
+            Some("UNCONFIRMED"),
+            Some("EXTERNAL_PROVIDER"),
+            Some("force_change_password"),
+            Some(""),
+            None,
+        ] {
+            assert_eq!(PasswordChange::from_user_status(other), None, "{other:?}");
+        }
+    }
+
     #[test]
     fn a_user_without_email_fails_but_an_unknown_user_gets_a_decoy() {
         let mut c = ctx(AuthFlow::Passwordless);
@@ -437,7 +615,13 @@ mod tests {
         assert_eq!(ChallengeKind::from_name(Some("SRP_A")), SrpA);
         assert_eq!(ChallengeKind::from_name(Some("PASSWORD_VERIFIER")), Pv);
         assert_eq!(ChallengeKind::from_name(Some("CUSTOM_CHALLENGE")), Custom);
-        for other in [Some("srp_a"), Some("SMS_MFA"), Some(""), None] {
+        for other in [
+            Some("srp_a"),
+            Some("SMS_MFA"),
+            Some("NEW_PASSWORD_REQUIRED"),
+            Some(""),
+            None,
+        ] {
             assert_eq!(ChallengeKind::from_name(other), Other);
         }
     }

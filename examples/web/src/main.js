@@ -4,7 +4,8 @@
 //   mfa:          InitiateAuth CUSTOM_AUTH + SRP_A, PASSWORD_VERIFIER -> CUSTOM_CHALLENGE
 //   then RespondToAuthChallenge with the code (or ClientMetadata action=resend) until tokens.
 // A one-click link from a passwordless email (#username=…&code=…&expiresAt=…) runs the same
-// passwordless sign-in and answers with the link's code, if that code is still the current one.
+// passwordless sign-in and answers with the link's code, if that code is still the current one,
+// for an account the user chose: one this browser signed in to before, or the address they type.
 import {
   AuthenticationDetails,
   CognitoUser,
@@ -33,6 +34,8 @@ const MSG = {
   linkExpired: 'This sign-in link has expired. Enter your email to get a new code.',
   linkReplaced: 'This link was already used or replaced by a newer code. Enter the latest code from your email.',
   linkBroken: 'This sign-in link is incomplete. Enter your email to get a new code.',
+  linkWho: 'Enter your email to continue signing in with this link.',
+  linkSignedIn: (email) => `You are already signed in as ${email}. Sign out first to use this sign-in link.`,
 };
 
 // A challenge whose code was sent longer ago than this reuses a code mailed before (a new
@@ -42,14 +45,16 @@ const REUSED_AFTER_SECONDS = 10;
 const $ = (id) => document.getElementById(id);
 const el = {
   title: $('title'), status: $('status'), error: $('error'),
-  startForm: $('start-form'), email: $('email'), password: $('password'), startSubmit: $('start-submit'),
+  startForm: $('start-form'), email: $('email'), passwordField: $('password-field'), password: $('password'),
+  startSubmit: $('start-submit'),
   codeForm: $('code-form'), sentTo: $('sent-to'), code: $('code'), expiry: $('expiry'),
   codeSubmit: $('code-submit'), resend: $('resend'), restart: $('restart'),
   done: $('done'), who: $('who'), signOut: $('sign-out'),
 };
 
 // Tokens stay in this object only: identity-js would otherwise cache them in localStorage,
-// and an example should not leave sessions behind in the browser.
+// and an example should not leave sessions behind in the browser. (localStorage keeps only
+// which accounts signed in here, for links: see knownAccounts.)
 const memory = new Map();
 const storage = {
   setItem: (k, v) => memory.set(k, v),
@@ -65,6 +70,8 @@ let challenge;   // the current CUSTOM_CHALLENGE parameters
 let cooldownEnd = 0; // ms: Resend stays disabled until then
 let expiredShown = false; // the expired message is shown once per code
 let busy = false;
+let signedInAs;  // the email of this tab's session, while signed in
+let linkToAnswer; // a link waiting for the user to type their address
 
 // ---- the one-click link ----
 
@@ -89,6 +96,30 @@ function takeLink() {
   return { username: values.username || '', code: values.code, expiresAt: values.expiresAt, broken: !complete };
 }
 const pendingLink = takeLink();
+
+// The accounts this browser signed in to, by the names a link may carry for them: Cognito's
+// username (the ID token's cognito:username, what AWS puts in links) and the name the sign-in was
+// started with (what the local emulator puts there). Only these get a link's one-click sign-in.
+// A link names the account of whoever asked for its code, so a page that signed in to any account
+// a link names could be made, by a link the sender mailed to themselves, to sign a visitor in to
+// the sender's account (login CSRF).
+const KNOWN_ACCOUNTS = 'cognito-email-otp.accounts';
+function knownAccounts() {
+  try {
+    const known = JSON.parse(localStorage.getItem(KNOWN_ACCOUNTS));
+    return Array.isArray(known) ? known : [];
+  } catch {
+    return []; // storage off or unreadable: every link asks for the address
+  }
+}
+function remember(names) {
+  try {
+    const others = knownAccounts().filter((u) => !names.includes(u));
+    localStorage.setItem(KNOWN_ACCOUNTS, JSON.stringify([...new Set(names), ...others]));
+  } catch {
+    // Storage off: this browser's links keep asking for the address.
+  }
+}
 
 // ---- small view helpers ----
 
@@ -163,6 +194,8 @@ function triggerText(err) {
 function startOver(errorText) {
   user = undefined;
   challenge = undefined;
+  linkToAnswer = undefined;
+  el.passwordField.hidden = false;
   el.code.value = '';
   el.password.value = '';
   show('start');
@@ -218,8 +251,10 @@ function signedIn(session) {
   // The ID token's payload, decoded and not verified: enough to greet the user. A server that
   // acts on the token must verify it (signature, issuer, audience, expiry).
   const claims = session.getIdToken().decodePayload();
+  remember([user.getUsername(), claims['cognito:username']]);
   user = undefined;
   challenge = undefined;
+  signedInAs = claims.email;
   el.who.textContent = claims.email;
   show('done');
   clearMessages();
@@ -270,6 +305,7 @@ async function onStart(event) {
     el.email.focus();
     return;
   }
+  if (linkToAnswer) return linkSignIn(email, linkToAnswer);
   clearMessages();
   say(password ? 'Checking your password…' : 'Sending your code…');
   user = new CognitoUser({ Username: email, Pool: pool, Storage: storage });
@@ -346,22 +382,35 @@ async function onResend() {
   });
 }
 
-// A one-click link: a passwordless sign-in for the link's username, answered with the link's
-// code only if the challenge is for that code (the same expiresAt). Otherwise the code was used
-// or replaced by a resend, and the function issued or reused another one: answering with the
-// link's code would only spend one of the sign-in's attempts, so the code step asks for the latest.
-async function linkSignIn(link) {
-  const looksLikeEmail = /^[^@\s]+@[^@\s]+$/.test(link.username);
-  el.email.value = looksLikeEmail ? link.username : '';
+// A link opened in this tab, at load or later. It never replaces this tab's session, and signs in
+// with one click only to an account this browser signed in to before. For any other it asks for
+// the address (never taken from the link) and tries the link's code on that account's sign-in:
+// the owner gets in, as the new sign-in reuses the mailed code, while the code of someone else's
+// link is not that account's and signs in nobody.
+function useLink(link) {
+  if (signedInAs) return alertText(MSG.linkSignedIn(signedInAs));
   if (link.broken) return startOver(MSG.linkBroken); // a link cut short, say by a line break
   if (Number(link.expiresAt) <= Date.now() / 1000) return startOver(MSG.linkExpired);
+  if (knownAccounts().includes(link.username)) return linkSignIn(link.username, link);
+  startOver();
+  linkToAnswer = link;
+  el.passwordField.hidden = true; // links come in passwordless sign-ins only
+  say(MSG.linkWho);
+}
+
+// A passwordless sign-in for `username`, answered with the link's code only if the challenge is
+// for that code (the same expiresAt). Otherwise the code was used or replaced by a resend (or is
+// another account's), and the function issued or reused another one: answering with the link's
+// code would only spend one of the sign-in's attempts, so the code step asks for the latest.
+async function linkSignIn(username, link) {
+  linkToAnswer = undefined;
   clearMessages();
   show('link');
   say('Signing you in…');
-  user = new CognitoUser({ Username: link.username, Pool: pool, Storage: storage });
+  user = new CognitoUser({ Username: username, Pool: pool, Storage: storage });
   user.setAuthenticationFlowType('CUSTOM_AUTH');
   await guarded('link', async () => {
-    const details = new AuthenticationDetails({ Username: link.username });
+    const details = new AuthenticationDetails({ Username: username });
     const started = await call((cb) => user.initiateAuth(details, cb));
     if (started.session) return signedIn(started.session);
     if (started.challenge.expiresAt !== String(link.expiresAt)) {
@@ -373,7 +422,8 @@ async function linkSignIn(link) {
     challenge = started.challenge;
     const result = await call((cb) => user.sendCustomChallengeAnswer(link.code, cb));
     if (result.session) return signedIn(result.session);
-    // Refused although it was the current code's link (an edited link): the code step, as above.
+    // Refused although it was the current code's link (an edited link, or another account's
+    // code that happened to share the expiresAt): the code step, as above.
     say('');
     enterCodeStep(result.challenge);
     alertText(MSG.linkReplaced);
@@ -382,6 +432,7 @@ async function linkSignIn(link) {
 
 function onSignOut() {
   memory.clear();
+  signedInAs = undefined;
   el.email.value = '';
   startOver();
   say('Signed out.');
@@ -395,7 +446,7 @@ el.signOut.addEventListener('click', onSignOut);
 // A link opened in a tab that already shows the page changes only the fragment.
 window.addEventListener('hashchange', () => {
   const link = takeLink();
-  if (link && pool && !busy) linkSignIn(link);
+  if (link && pool && !busy) useLink(link);
 });
 
 // The pool and client come from the local stack's config.json (served by scripts/web_serve.py).
@@ -407,6 +458,6 @@ fetch('./config.json', { cache: 'no-store' })
   })
   .then(() => {
     setBusy(false);
-    if (pendingLink) return linkSignIn(pendingLink);
+    if (pendingLink) return useLink(pendingLink);
     el.email.focus();
   }, () => alertText(MSG.noConfig));

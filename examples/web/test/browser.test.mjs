@@ -1,6 +1,7 @@
 // The example page in headless Chromium against the local stack: both flows, a wrong code, a
 // reused code and a real resend, the expiry countdown, the lockout, keyboard use, the email's
-// one-click link, and a picture of the email. Codes come from the emulator's mailbox over HTTP.
+// one-click link (and someone else's link, which must not sign anybody in to its account), and a
+// picture of the email. Codes come from the emulator's mailbox over HTTP.
 // Run from examples/web after `npm run build` and scripts/stack.py up:
 //   node --test test/browser.test.mjs
 // Screenshots of each step go to $SCREENSHOTS (default .local/screenshots/ in the repository);
@@ -23,6 +24,8 @@ const EXPIRED = 'This code has expired. Use Resend to get a new one.';
 const TOO_MANY = 'Too many wrong codes. Sign in again to get a new code.';
 const LINK_REPLACED = 'This link was already used or replaced by a newer code. Enter the latest code from your email.';
 const LINK_EXPIRED = 'This sign-in link has expired. Enter your email to get a new code.';
+const LINK_WHO = 'Enter your email to continue signing in with this link.';
+const ALREADY_SIGNED_IN = (email) => `You are already signed in as ${email}. Sign out first to use this sign-in link.`;
 // The email's picture in the docs (README: the default email).
 const DOCS_EMAIL = fileURLToPath(new URL('../../../docs/img/email.png', import.meta.url));
 // The page server's access log (scripts/web_serve.py): method, path with query, status.
@@ -198,7 +201,13 @@ test('passwordless: wrong code, a new sign-in reuses the mailed code, resend mai
   await page.keyboard.press('Enter');
   await expectSignedIn(email);
   await shot('06-signed-in');
-  assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, 'nothing in web storage');
+  // Web storage holds no token, only which account signed in here (for its links' one click).
+  const stored = await page.evaluate(() => ({ local: { ...localStorage }, session: sessionStorage.length }));
+  assert.deepEqual(Object.keys(stored.local), ['cognito-email-otp.accounts'], 'one entry in localStorage');
+  const names = JSON.parse(stored.local['cognito-email-otp.accounts']);
+  assert.equal(names.length, 2, 'two names of the account');
+  assert.equal(names[0], email, 'the address typed, and the Cognito username');
+  assert.equal(stored.session, 0, 'nothing in sessionStorage');
   assert.ok(![code1, code2].some((c) => page.url().includes(c)), 'no code in the URL');
 
   await page.locator('#sign-out').click();
@@ -294,10 +303,32 @@ function apiCalls(p) {
 
 const requestLog = () => (existsSync(REQUEST_LOG) ? readFileSync(REQUEST_LOG, 'utf8') : '');
 
+/** A new user's sign-in link: signed up, a passwordless sign-in started in Node and left
+ * unanswered, and the link from its email. Sent to someone else, it is a login CSRF's bait. */
+async function newUserLink() {
+  const email = freshEmail();
+  await signUp(pool, email);
+  await startPasswordless(email);
+  return { email, link: linkIn((await mailFor(out, email)).at(-1)) };
+}
+
+/** `p` took a link for an account this browser has not signed in to: it asks for the address,
+ * with nothing filled in from the link and no call to the pool yet. */
+async function expectAddressAsked(p, calls) {
+  await p.locator('#status', { hasText: LINK_WHO }).or(p.locator('#done:visible')).waitFor({ timeout: 10_000 });
+  assert.equal(await p.locator('#done').isVisible(), false, 'not signed in to the account the link names');
+  assert.equal(await p.locator('#start-form').isVisible(), true, 'the start form');
+  assert.equal(await p.locator('#email').inputValue(), '', 'the email field is empty');
+  assert.equal(await p.locator('#password').isVisible(), false, 'no password: links are passwordless');
+  assert.equal(await p.evaluate(() => document.activeElement?.id), 'email');
+  assert.equal(p.url(), out.WebUrl, 'the fragment is gone');
+  assert.deepEqual(calls, [], 'no call to the user pool');
+}
+
 // Each of these signs up a new user rather than using the demo user: a user gets at most
 // SendLimit (5) codes an hour, so runs repeated against one stack would meet that limit.
 
-test('link sign-in: the emailed link signs in once, in a fresh browser, sending nothing; its code never reaches the server', async () => {
+test("link sign-in: the owner's link asks a new browser for the address, then signs in sending nothing; in that browser the next link takes one click; no code reaches the server", async () => {
   // A passwordless sign-in through the page mails the code and its link.
   const email = await newUserAtCodeStep();
   const mail = (await mailFor(out, email)).at(-1);
@@ -313,49 +344,132 @@ test('link sign-in: the emailed link signs in once, in a fresh browser, sending 
   const mailCount = await mailboxSize(out);
   const logStart = requestLog().length;
 
-  // Clicked: a browser with nothing of this sign-in in it ends signed in, sending nothing.
+  // Clicked in a browser that never signed in to this account: the page asks whose it is, and the
+  // owner's address gets a sign-in that reuses the mailed code, answered with the link's.
   const first = await freshPage();
   const firstCalls = apiCalls(first);
   await first.goto(link);
+  await expectAddressAsked(first, firstCalls);
+  await first.screenshot({ path: `${SHOTS}/12-link-asks-address.png` });
+  await first.locator('#email').fill(email);
+  await first.locator('#email').press('Enter');
   await first.locator('#done').waitFor({ state: 'visible', timeout: 10_000 });
   assert.equal(await first.locator('#who').innerText(), email);
   assert.equal(await first.locator('h1').innerText(), 'Signed in');
   assert.equal(await mailboxSize(out), mailCount, 'the click sent no email');
   assert.deepEqual(firstCalls, ['InitiateAuth', 'RespondToAuthChallenge'], "a sign-in answered with the link's code");
-  assert.equal(first.url(), out.WebUrl, 'the fragment, code and all, is gone from the address bar');
-  await first.screenshot({ path: `${SHOTS}/12-link-signed-in.png` });
+  await first.screenshot({ path: `${SHOTS}/13-link-signed-in.png` });
   // The history entry was replaced, so a reload does not replay the link.
   await first.reload();
   await first.locator('#start-submit:enabled').waitFor();
   assert.equal(await first.locator('#start-form').isVisible(), true, 'a reload shows the start form');
   assert.equal(await first.locator('#error').innerText(), '');
+  assert.equal(await first.locator('#status').innerText(), '');
 
   // The same link again: its code was used. The page does not answer with it (that would spend
-  // an attempt); it asks for the latest code. This sign-in may mail a new code, as any would.
+  // an attempt); it asks for the latest code. This sign-in mails a new code, as any would.
   const second = await freshPage();
   const secondCalls = apiCalls(second);
   await second.goto(link);
+  await expectAddressAsked(second, secondCalls);
+  await second.locator('#email').fill(email);
+  await second.locator('#email').press('Enter');
   await second.locator('#error', { hasText: LINK_REPLACED }).waitFor({ timeout: 10_000 });
   assert.equal(await second.locator('#code-form').isVisible(), true, 'the code step, to enter the latest code');
   assert.equal(await second.locator('#done').isVisible(), false, 'not signed in');
   assert.deepEqual(secondCalls, ['InitiateAuth'], 'the used code was not sent as an answer');
   assert.equal(await second.evaluate(() => document.activeElement?.id), 'code');
   assert.ok(!second.url().includes(code), 'no code in the address bar');
-  await second.screenshot({ path: `${SHOTS}/13-link-used.png` });
+  await second.screenshot({ path: `${SHOTS}/14-link-used.png` });
+
+  // That new code's link, opened in a new tab of the browser that signed in: one click.
+  const next = linkIn((await mailFor(out, email)).at(-1));
+  assert.notEqual(next, link, 'a new code, a new link');
+  const mailCountNext = await mailboxSize(out);
+  const tab = watchErrors(await first.context().newPage());
+  const tabCalls = apiCalls(tab);
+  await tab.goto(next);
+  await tab.locator('#done').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await tab.locator('#who').innerText(), email);
+  assert.deepEqual(tabCalls, ['InitiateAuth', 'RespondToAuthChallenge'], 'no address asked: one click');
+  assert.equal(await mailboxSize(out), mailCountNext, 'the click sent no email');
+  assert.equal(tab.url(), out.WebUrl, 'the fragment, code and all, is gone from the address bar');
 
   // What the page server saw: the page, never the fragment.
   const log = requestLog().slice(logStart);
   assert.match(log, /^GET \/ 200$/m, 'the access log records the page the link opened');
-  assert.ok(!log.includes(code), 'the code never reached the page server');
+  assert.ok(![code, codeIn((await mailFor(out, email)).at(-1))].some((c) => log.includes(c)), 'no code reached the page server');
   assert.ok(!log.includes('username=') && !log.includes('expiresAt='), 'nor the rest of the fragment');
 });
 
+// Login CSRF: someone starts a passwordless sign-in for their own account and sends the link of
+// its email to a victim. Both addresses are t-…@example.test, so both are masked t***@e***.test:
+// the mask would not have told the victim whose account it is.
+test("link sign-in: someone else's link asks a new browser for the address, and the victim's own address never gets into the sender's account", async () => {
+  const sender = await newUserLink();
+  const victim = freshEmail();
+  await signUp(pool, victim);
+
+  const p = await freshPage();
+  const calls = apiCalls(p);
+  await p.goto(sender.link);
+  await expectAddressAsked(p, calls);
+
+  // The victim types their own address: a sign-in for the victim's account, whose challenge is
+  // not the link's, so the sender's code is not even sent.
+  await p.locator('#email').fill(victim);
+  await p.locator('#email').press('Enter');
+  await p.locator('#error', { hasText: LINK_REPLACED }).or(p.locator('#done:visible')).waitFor({ timeout: 10_000 });
+  assert.equal(await p.locator('#done').isVisible(), false, 'not signed in by the link');
+  assert.deepEqual(calls, ['InitiateAuth'], "the sender's code was not answered");
+  assert.equal((await mailFor(out, victim)).length, 1, "a code went to the victim's own mailbox");
+  // Typed in by hand, the sender's code is an ordinary wrong code for the victim's account.
+  await p.locator('#code').fill(codeIn((await mailFor(out, sender.email)).at(-1)));
+  await p.locator('#code').press('Enter');
+  await p.locator('#error', { hasText: WRONG_CODE }).waitFor({ timeout: 10_000 });
+  assert.equal(await p.locator('#done').isVisible(), false, 'not signed in');
+  // The victim's own code signs in to the victim's own account.
+  await p.locator('#code').fill(await latestCode(out, victim));
+  await p.locator('#code').press('Enter');
+  await p.locator('#done').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await p.locator('#who').innerText(), victim);
+});
+
+test('link sign-in: a link opened in a signed-in tab (hashchange) or a new tab (load) leaves the session as it is', async () => {
+  const sender = await newUserLink();
+  const email = await newUserAtCodeStep();
+  await page.locator('#code').fill(await latestCode(out, email));
+  await page.locator('#code').press('Enter');
+  await expectSignedIn(email);
+  const calls = apiCalls(page);
+
+  // In the signed-in tab: only the fragment changes (a hashchange), and the page says why it
+  // does nothing with the link.
+  await page.goto(sender.link);
+  await page.locator('#error', { hasText: ALREADY_SIGNED_IN(email) }).or(page.locator('#who', { hasNotText: email }))
+    .waitFor({ timeout: 10_000 });
+  assert.equal(await text('#who'), email, 'still signed in to their own account');
+  assert.equal(await text('#error'), ALREADY_SIGNED_IN(email));
+  assert.equal(page.url(), out.WebUrl, 'the fragment is gone');
+  await shot('15-link-while-signed-in');
+  // The same, set by a script in the page rather than by a navigation.
+  await page.evaluate((hash) => { location.hash = hash; }, new URL(sender.link).hash);
+  await page.waitForFunction(() => location.hash === '');
+  assert.equal(await text('#error'), ALREADY_SIGNED_IN(email));
+  await expectSignedIn(email);
+  assert.deepEqual(calls, [], 'no call to the user pool');
+
+  // A new tab of the same browser loads the page anew, with no session in it: the sender's link
+  // asks for the address there, and the first tab is still signed in to its own account.
+  const tab = watchErrors(await context.newPage());
+  const tabCalls = apiCalls(tab);
+  await tab.goto(sender.link);
+  await expectAddressAsked(tab, tabCalls);
+  await expectSignedIn(email);
+});
+
 test('link sign-in: an expired link starts no sign-in and asks for the email', async () => {
-  const email = freshEmail();
-  await signUp(pool, email);
-  await startPasswordless(email);
-  const link = linkIn((await mailFor(out, email)).at(-1));
-  const username = new URLSearchParams(new URL(link).hash.slice(1)).get('username');
+  const { link } = await newUserLink();
   const expired = link.replace(/expiresAt=\d+/, `expiresAt=${Math.floor(Date.now() / 1000) - 60}`);
   assert.notEqual(expired, link);
   const mailCount = await mailboxSize(out);
@@ -366,11 +480,10 @@ test('link sign-in: an expired link starts no sign-in and asks for the email', a
   await p.goto(expired);
   await p.locator('#error', { hasText: LINK_EXPIRED }).waitFor({ timeout: 10_000 });
   assert.equal(await p.locator('#start-form').isVisible(), true, 'the start form');
-  assert.equal(await p.locator('#email').inputValue(), username.includes('@') ? username : '',
-    'the email field holds the username if it is an address');
+  assert.equal(await p.locator('#email').inputValue(), '', 'the email field is empty: never filled from a link');
   assert.equal(await p.evaluate(() => document.activeElement?.id), 'email');
   assert.equal(p.url(), out.WebUrl, 'the fragment is gone');
-  await p.screenshot({ path: `${SHOTS}/14-link-expired.png` });
+  await p.screenshot({ path: `${SHOTS}/16-link-expired.png` });
   await p.waitForTimeout(1000); // time for a sign-in that should not happen
   assert.deepEqual(calls, [], 'no call to the user pool');
   assert.equal(await mailboxSize(out), mailCount, 'no email');
