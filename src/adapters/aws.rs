@@ -1,7 +1,7 @@
 //! The AWS SDK configuration shared by the SES and Cognito clients.
 //!
-//! It is loaded once per process, on the first invocation that needs AWS (Define, pre-sign-up and
-//! the unknown-user decoy never do), and every client built from it carries a timeout and retry
+//! It is loaded once per process, on the first invocation that needs AWS (Define, pre-sign-up and,
+//! with the attribute store, the unknown-user decoy never do), and every client built from it carries a timeout and retry
 //! budget sized for Cognito's 5-second trigger limit:
 //!
 //! | setting | value | why |
@@ -117,7 +117,7 @@ impl AwsContext {
 }
 
 /// An SDK client built on first use from the shared [`AwsContext`], then kept for the process:
-/// Define, pre-sign-up and decoys never pay for one.
+/// Define, pre-sign-up and the attribute store's decoys never pay for one.
 pub struct LazyClient<C> {
     aws: Arc<AwsContext>,
     client: OnceCell<C>,

@@ -3,7 +3,8 @@
 //!
 //! In Lambda the key is therefore never in the function's configuration, where anyone allowed
 //! `lambda:GetFunctionConfiguration` (ReadOnlyAccess has it) could read it. Define, pre-sign-up
-//! and decoys never ask for it, so they still make no AWS call. A failed fetch is not cached: the
+//! and the attribute store's decoys never ask for it, so they still make no AWS call (with the
+//! table, a decoy takes the real path, key included). A failed fetch is not cached: the
 //! next invocation tries again.
 
 use std::sync::Arc;

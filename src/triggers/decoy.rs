@@ -1,5 +1,6 @@
 //! Decoys for unknown users (`userNotFound`, with PreventUserExistenceErrors): a challenge whose
-//! public parameters and timing behave like a real user's, with no email, no store and no AWS call.
+//! public parameters and timing behave like a real user's, with no email; without a store that
+//! keeps decoys (the attribute store), also with no AWS call.
 //!
 //! What a prober can compare, and how the decoy matches it:
 //! - **`expiresAt`.** A real user's is stable while a code is reused (within the cooldown, and
