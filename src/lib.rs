@@ -17,11 +17,16 @@
 //! - [`telemetry`]: the per-invocation metrics, as CloudWatch Embedded Metric Format lines.
 //! - [`hex`]: the one hex codec for byte strings that travel as text.
 //!
+//! - [`admin`]: `otp-admin`'s checks of a pool and its wiring plans, pure (the SDK calls are in
+//!   [`adapters::admin`]).
+//!
 //! - [`simulator`]: Cognito's side of a sign-in, for the demo and tests (never used by the Lambda).
 //!
-//! `src/main.rs` is the Lambda entry point; `src/bin/` holds the local runner and the demo.
+//! `src/main.rs` is the Lambda entry point; `src/bin/` holds the local runner, the demo and
+//! `otp-admin`.
 
 pub mod adapters;
+pub mod admin;
 pub mod config;
 /// The pure core, a crate of its own (`crates/otp-domain`).
 pub use otp_domain as domain;

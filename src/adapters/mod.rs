@@ -9,9 +9,12 @@
 //!   (`CHALLENGE_STORE=dynamodb`).
 //! - [`secrets`]: [`crate::ports::KeySource`] over Secrets Manager `GetSecretValue`, read once
 //!   per process.
+//! - [`admin`]: `otp-admin`'s reads of a pool, its clients, the function and SES, and the
+//!   updates that apply its plans (never used by the Lambda's sign-in path).
 //! - [`local`]: a mailbox folder and an attribute file, for `make demo` and `make replay`. The
 //!   Lambda binary never constructs these.
 
+pub mod admin;
 pub mod aws;
 pub mod cognito;
 pub mod dynamo;
