@@ -728,6 +728,62 @@ async fn the_binary_exits_0_1_or_2_and_prints_json() {
         );
     }
 
+    // attach prints its plan and changes nothing without --apply; with it, applies; then has
+    // nothing left to do. A refusal exits 1.
+    let mut spec = template("bin-attach");
+    spec.pool["LambdaConfig"]
+        .as_object_mut()
+        .unwrap()
+        .remove("CreateAuthChallenge");
+    spec.pool["MfaConfiguration"] = json!("ON");
+    let open = build(spec);
+    let attach = [
+        "attach",
+        "--user-pool-id",
+        &open.pool_id,
+        "--function-arn",
+        open.function.as_str(),
+    ];
+    let (code, out, err, _) = otp_admin(&attach);
+    assert_eq!(code, 0, "{out}{err}");
+    eprintln!("{out}");
+    assert!(
+        out.contains("Would change")
+            && out.contains("wire CreateAuthChallenge")
+            && out.contains("--turn-off-mfa")
+            && out.contains("Nothing was changed"),
+        "{out}"
+    );
+    assert!(
+        shared()
+            .proxy
+            .calls("UpdateUserPool", &open.pool_id)
+            .is_empty()
+    );
+    let (code, out, err, _) = otp_admin(&[&attach[..], &["--apply"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1. done") && out.ends_with("Done.\n"), "{out}");
+    assert_eq!(
+        shared().proxy.calls("UpdateUserPool", &open.pool_id).len(),
+        1
+    );
+    assert_eq!(
+        shared().proxy.calls("UpdateUserPool", &open.pool_id)[0].request["MfaConfiguration"],
+        "ON",
+        "not asked to turn it off"
+    );
+    let (code, out, _, _) = otp_admin(&[&attach[..], &["--apply"]].concat());
+    assert!(code == 0 && out.starts_with("Nothing to change"), "{out}");
+    let (code, _, err, _) = otp_admin(&[
+        "attach",
+        "--user-pool-id",
+        &open.pool_id,
+        "--function-arn",
+        clean.function.as_str(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--replace"), "{err}");
+
     let (code, _, err, _) = otp_admin(&["check", "--user-pool-id", &format!("{REGION}_missing")]);
     assert_eq!(code, 2);
     assert!(err.contains("no user pool"), "{err}");

@@ -219,7 +219,17 @@ impl AdminAws {
             .send()
             .await;
         match answer {
-            Ok(_) => capture.object(CALL, "UserPool"),
+            Ok(_) => {
+                let pool = capture.object(CALL, "UserPool")?;
+                // Every plan names the pool by this Id: it must be the one asked for.
+                if pool.get("Id").and_then(Value::as_str) != Some(pool_id) {
+                    return Err(AdminError::BadAnswer {
+                        call: CALL,
+                        what: format!("the Id {pool_id}"),
+                    });
+                }
+                Ok(pool)
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
@@ -275,7 +285,16 @@ impl AdminAws {
             .send()
             .await;
         match answer {
-            Ok(_) => capture.object(CALL, "UserPoolClient"),
+            Ok(_) => {
+                let client = capture.object(CALL, "UserPoolClient")?;
+                if client.get("ClientId").and_then(Value::as_str) != Some(client_id) {
+                    return Err(AdminError::BadAnswer {
+                        call: CALL,
+                        what: format!("the ClientId {client_id}"),
+                    });
+                }
+                Ok(client)
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>

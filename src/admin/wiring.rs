@@ -236,11 +236,15 @@ pub struct PoolPlan {
     pub notes: Vec<String>,
 }
 
-/// The names of the fields copied into `body`, for the plan's "sent back as read" line.
-pub fn copied_fields(body: &Map<String, Value>) -> Vec<&str> {
-    body.keys()
-        .map(String::as_str)
-        .filter(|k| *k != "UserPoolId" && *k != "ClientId")
+/// The fields of `body` sent exactly as they were read (in `source`), for the plan's "sent back
+/// as read" line; the request's keys (`UserPoolId`, `ClientId`) are not settings.
+pub fn unchanged_fields<'a>(
+    body: &'a Map<String, Value>,
+    source: &Map<String, Value>,
+) -> Vec<&'a str> {
+    body.iter()
+        .filter(|(k, v)| *k != "UserPoolId" && *k != "ClientId" && source.get(*k) == Some(*v))
+        .map(|(k, _)| k.as_str())
         .collect()
 }
 
@@ -264,7 +268,7 @@ fn object_mut<'a>(body: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<St
 
 /// The plan of `attach` for the pool (`pool` is the `UserPool` object of `DescribeUserPool`).
 pub fn plan_attach(pool: &Map<String, Value>, o: &AttachOptions) -> Result<PoolPlan, Refusal> {
-    let facts = PoolFacts::from_json(pool).unwrap_or_else(|| empty_facts());
+    let facts = PoolFacts::from_json(pool).unwrap_or_else(empty_facts);
     let (source, unknown) = pool_update_body(&facts.id, pool);
     let mut body = source.clone();
     let mut changes = Vec::new();
@@ -432,7 +436,7 @@ fn empty_facts() -> PoolFacts {
 /// The plan of `detach`: every `LambdaConfig` slot holding exactly this function's ARN is
 /// emptied; nothing else changes (the attribute stays: custom attributes cannot be removed).
 pub fn plan_detach(pool: &Map<String, Value>, function: &FunctionArn) -> Result<PoolPlan, Refusal> {
-    let facts = PoolFacts::from_json(pool).unwrap_or_else(|| empty_facts());
+    let facts = PoolFacts::from_json(pool).unwrap_or_else(empty_facts);
     let (source, unknown) = pool_update_body(&facts.id, pool);
     let mut body = source.clone();
     let mut changes = Vec::new();
@@ -655,8 +659,8 @@ impl Plan {
                 s.push_str(&format!("\n       - {c}"));
             }
             s.push_str(&format!(
-                "\n       every other setting sent back as DescribeUserPool returned it: {}",
-                copied_fields(body).join(", ")
+                "\n       sent back as DescribeUserPool returned them: {}",
+                unchanged_fields(body, &self.pool.source).join(", ")
             ));
             steps.push(s);
         }
@@ -666,7 +670,10 @@ impl Plan {
                 for change in &c.changes {
                     s.push_str(&format!("\n       - {change}"));
                 }
-                s.push_str(&format!("\n       every other setting sent back as DescribeUserPoolClient returned it: {}", copied_fields(body).join(", ")));
+                s.push_str(&format!(
+                    "\n       sent back as DescribeUserPoolClient returned them: {}",
+                    unchanged_fields(body, &c.source).join(", ")
+                ));
                 steps.push(s);
             }
         }

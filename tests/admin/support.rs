@@ -106,6 +106,8 @@ pub fn shared() -> &'static Shared {
 
 /// Starts moto on a free port, under a shell that stops it when this test process is gone: a
 /// static is never dropped, so nothing else would.
+// The shell is left running on purpose (it is the watchdog), so it is not waited for.
+#[allow(clippy::zombie_processes)]
 fn start_moto() -> SocketAddr {
     let local = concat!(env!("CARGO_MANIFEST_DIR"), "/.local/venv/bin/moto_server");
     let bin = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
