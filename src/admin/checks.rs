@@ -640,8 +640,9 @@ fn check_function(cx: &mut Ctx<'_>, f: &FunctionFacts) {
             format!("Cognito has no permission to invoke {} for this pool, so every trigger call fails and nobody can sign in.", f.arn),
             add,
         );
-    } else if grants.iter().all(|g| g.source_arns.is_empty()) {
-        let sid = grants[0].sid.clone().unwrap_or_else(|| "SID".into());
+    } else if let Some(broad) = grants.iter().find(|g| g.source_arns.is_empty()) {
+        // Even beside a scoped statement, an unscoped one lets any pool use the function.
+        let sid = broad.sid.clone().unwrap_or_else(|| "SID".into());
         cx.add(
             PERMISSION_UNSCOPED,
             Severity::Warning,
@@ -713,6 +714,127 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), ALL.len());
+    }
+
+    use crate::admin::facts::{ClientFacts, PoolFacts};
+    use crate::admin::{FunctionArn, FunctionFacts};
+    use serde_json::{Value, json};
+
+    const FN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:otp";
+    const POOL_ARN: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_abc";
+
+    fn facts(client: Value, policy: Option<Value>) -> Facts {
+        let pool = json!({
+            "Id": "eu-west-1_abc", "Arn": POOL_ARN, "MfaConfiguration": "OFF",
+            "LambdaConfig": {"DefineAuthChallenge": FN, "CreateAuthChallenge": FN, "VerifyAuthChallengeResponse": FN},
+            "SchemaAttributes": [{"Name": "custom:authChallenge", "AttributeDataType": "String", "Mutable": true}],
+            "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]},
+            "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "admin_only", "Priority": 1}]}
+        });
+        let mut c = json!({"ClientId": "c1", "ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"], "PreventUserExistenceErrors": "ENABLED", "AuthSessionValidity": 5});
+        for (k, v) in client.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        let env = [
+            ("EMAIL_FROM", "a@acme.example"),
+            (
+                "CODE_HMAC_KEY_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf",
+            ),
+            ("REFERENCE_KEY", "r-0123456789abcdef0123456789abcdef"),
+        ];
+        Facts {
+            pool: PoolFacts::from_json(pool.as_object().unwrap()).unwrap(),
+            clients: vec![ClientFacts::from_json(c.as_object().unwrap()).unwrap()],
+            function: Some(FunctionFacts {
+                arn: FunctionArn::parse(FN).unwrap(),
+                environment: env
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+                policy: policy.map(|p| p.to_string()),
+            }),
+            ses: None,
+        }
+    }
+
+    fn grant(condition: Option<Value>) -> Value {
+        let mut s = json!({"Sid": "s", "Effect": "Allow", "Principal": {"Service": "cognito-idp.amazonaws.com"}, "Action": "lambda:InvokeFunction"});
+        if let Some(c) = condition {
+            s["Condition"] = c;
+            s["Sid"] = json!("scoped");
+        }
+        s
+    }
+
+    fn scoped() -> Value {
+        json!({"Statement": [grant(Some(json!({"ArnLike": {"AWS:SourceArn": POOL_ARN}})))]})
+    }
+
+    #[test]
+    fn a_clean_pool_gives_nothing_and_legacy_flows_are_read() {
+        assert_eq!(check(&facts(json!({}), Some(scoped()))), vec![]);
+        let ids = |client: Value| -> Vec<&'static str> {
+            check(&facts(client, Some(scoped())))
+                .iter()
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(
+            ids(json!({"ExplicitAuthFlows": ["CUSTOM_AUTH_FLOW_ONLY"]})),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            ids(json!({"ExplicitAuthFlows": ["ADMIN_NO_SRP_AUTH"]})),
+            vec![CLIENT_PASSWORD_AUTH, CLIENT_NO_CUSTOM_AUTH]
+        );
+        assert_eq!(
+            ids(json!({"ExplicitAuthFlows": []})),
+            vec![CLIENT_PASSWORD_AUTH],
+            "an empty list is Cognito's default"
+        );
+        let f = check(&facts(
+            json!({"ExplicitAuthFlows": ["ADMIN_NO_SRP_AUTH", "CUSTOM_AUTH_FLOW_ONLY"]}),
+            Some(scoped()),
+        ));
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains("ADMIN_NO_SRP_AUTH")
+                && !f[0].message.contains("USER_SRP_AUTH (implied"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn critical_comes_first_and_a_broad_grant_beside_a_scoped_one_is_found() {
+        let policy = json!({"Statement": [grant(Some(json!({"ArnLike": {"AWS:SourceArn": POOL_ARN}}))), grant(None)]});
+        let f = check(&facts(
+            json!({"AuthSessionValidity": 3, "PreventUserExistenceErrors": "LEGACY"}),
+            Some(policy),
+        ));
+        let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.id, f.severity)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (CLIENT_USER_EXISTENCE, Severity::Critical),
+                (CLIENT_SESSION_SHORT, Severity::Warning),
+                (PERMISSION_UNSCOPED, Severity::Warning),
+            ]
+        );
+        assert!(
+            f[2].fix
+                .starts_with("aws lambda remove-permission --function-name")
+                && f[2].fix.contains("--statement-id s "),
+            "{}",
+            f[2].fix
+        );
+        // A grant for another pool is no grant for this one.
+        let other = json!({"Statement": [grant(Some(json!({"ArnLike": {"AWS:SourceArn": "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_other"}})))]});
+        assert_eq!(
+            check(&facts(json!({}), Some(other)))[0].id,
+            PERMISSION_MISSING
+        );
     }
 
     #[test]
