@@ -1090,6 +1090,19 @@ async fn attach_refuses_a_slot_another_function_holds_unless_replace() {
     let sent = &proxy_update(&setup.pool_id)["LambdaConfig"];
     assert_eq!(sent["VerifyAuthChallengeResponse"], setup.function.as_str());
     assert_eq!(sent["PreSignUp"], setup.function.as_str());
+
+    // A function that would not start is not wired.
+    let mut spec = template("broken-fn");
+    spec.env.insert("CODE_LENGTH".into(), json!("5"));
+    spec.pool["LambdaConfig"] = json!({});
+    let broken = build(spec);
+    request.pool_id = broken.pool_id.clone();
+    request.function = broken.function.clone();
+    let e = aws.plan_attach(&request).await.unwrap_err();
+    assert!(
+        matches!(&e, AdminError::Refused(Refusal::FunctionConfig(m)) if m.contains("CODE_LENGTH")),
+        "{e}"
+    );
 }
 
 fn proxy_update(pool_id: &str) -> Value {
@@ -1189,6 +1202,22 @@ async fn attach_fixes_named_clients_only_and_keeps_their_other_settings() {
         json!(["email", "email_verified", "name"])
     );
     assert_eq!(sent["AllowedOAuthFlowsUserPoolClient"], json!(false));
+    drop(log);
+
+    // A second run finds the named client fixed.
+    let again = aws
+        .plan_attach(&AttachRequest {
+            pool_id: setup.pool_id.clone(),
+            function: setup.function.clone(),
+            client_ids: vec![web],
+            pre_sign_up: false,
+            replace: false,
+            turn_off_mfa: false,
+            admin_only_recovery: false,
+        })
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{:?}", again.steps());
 }
 
 #[tokio::test]
