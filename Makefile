@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 TARGET_DIR = $(shell $(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 DEPLOY_ZIP = $(TARGET_DIR)/lambda/cognito-email-otp/bootstrap.zip
 
-.PHONY: help demo test stack-test up down web web-tools browser-tools bench load mutants mutants-triggers tools infra-tools replay build build-local deploy validate lint fmt clean
+.PHONY: help demo test stack-test cdk-test cdk-tools up down web web-tools browser-tools bench load mutants mutants-triggers tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,13 +28,22 @@ help: ## list the targets
 demo: ## whole sign-ins of both flows, locally, with no AWS account
 	$(CARGO) run --release --quiet --bin demo
 
-test: tools ## unit, event, trigger and moto-backed AWS tests, then the local-stack tests
+test: tools ## unit, event, trigger and moto-backed AWS tests, then the local-stack tests, then the CDK construct's tests
 	$(CARGO) test --release --workspace
 	$(MAKE) --no-print-directory stack-test
+	$(MAKE) --no-print-directory cdk-test
 
-stack-test: tools web browser-tools ## the template deployed into the emulator, per store: boto3, pycognito SRP, amazon-cognito-identity-js, the page in headless Chromium
+stack-test: tools web browser-tools ## the template deployed into the emulator, per store: boto3, pycognito SRP, Amplify JS v6, the page (Amplify v6) in headless Chromium
 	$(CARGO) build --release --bin cognito-email-otp
 	scripts/stack-test.sh
+
+cdk-test: tools cdk-tools ## the CDK construct (cdk/): unit, cdk-nag and IAM tests, then its example app in the emulator with boto3 and pycognito, per store
+	cd cdk && npm test
+	$(CARGO) build --release --bin cognito-email-otp
+	scripts/cdk-stack-test.sh
+
+cdk-tools: ## Node.js 20+ and npm (installed from the distribution's packages when root), then cdk/'s npm packages
+	@scripts/cdk-tools.sh
 
 up: tools web ## the whole stack on 127.0.0.1: the emulator, infra/template.yaml deployed into it, the sign-in page (CHALLENGE_STORE=dynamodb for the table)
 	$(CARGO) build --release --bin cognito-email-otp

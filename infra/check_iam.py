@@ -14,13 +14,25 @@ AWS::IAM::RolePolicy resources naming it) is then evaluated the way IAM does for
 A self-test runs first: IAM matcher cases, the resolver refusing what it does not know, and the old
 log grant (`${LogGroup.Arn}:log-stream:*`, issue 14) shown to deny PutLogEvents. One line is printed
 per checked call; any mismatch makes the exit status 1. `--self-test` runs only the self-test.
+
+`--synthesized MANIFEST` proves templates that were synthesized rather than written, such as the
+CDK construct's (cdk/): MANIFEST is a JSON file `{"sets": [{"label", "template", "expect"}]}`, where
+`template` is a CloudFormation template (JSON; a path relative to the manifest) and `expect` holds
+the values of this template's parameters it was built with (SesIdentity, SesConfigurationSet,
+SesTemplate, ChallengeStore). The same calls are checked against the same rules; the function is
+the one whose environment holds CODE_HMAC_KEY_SECRET_ARN, and its log group, secret and table are
+read from the template (an unnamed log group gets the name CloudFormation generates).
 """
+import json
+import os
 import sys
 
 import cfn_model as m
 from cfn_model import ACCOUNT, REGION, PARTITION, STACK_NAME, Stack, Unsupported, evaluate
 
 FUNCTION = "OtpFunction"
+# The random part of a generated log group name (a log group without LogGroupName, as CDK makes).
+LOG_GROUP_SUFFIX = "Zz9Yy8Xx7Ww6"
 # The services the function calls. A grant in any other service is an error.
 CALLED_SERVICES = {"logs", "ses", "cognito-idp", "secretsmanager", "dynamodb"}
 
@@ -48,8 +60,19 @@ SECRET_ARN = arn("secretsmanager", f"secret:{SECRET_NAME}-{m.SECRET_ARN_SUFFIX}"
 TABLE_ARN = arn("dynamodb", f"table/{STACK_NAME}-ChallengeTable-{m.TABLE_SUFFIX}")
 
 
-def expected_calls(params):
+def default_names():
+    """The names infra/template.yaml gives its function's resources, as the model deploys them."""
+    return {"log_group": LOG_GROUP, "secret_name": SECRET_NAME, "secret_arn": SECRET_ARN, "table_arn": TABLE_ARN}
+
+
+def expected_calls(params, names=None):
     """(action, ARN, expected decision, why) for one parameter set."""
+    # This deployment's names (the module's constants for infra/template.yaml), under the same
+    # names as those constants so that the calls below read the same for every template.
+    names = names or default_names()
+    LOG_GROUP, SECRET_NAME, SECRET_ARN, TABLE_ARN = names["log_group"], names["secret_name"], names["secret_arn"], names["table_arn"]
+    GROUP_ARN = arn("logs", f"log-group:{LOG_GROUP}")
+    STREAM_ARN = arn("logs", f"log-group:{LOG_GROUP}:log-stream:{STREAM}")
     identity = params["SesIdentity"]
     config_set = params.get("SesConfigurationSet", "")
     template = params.get("SesTemplate", "")
@@ -138,13 +161,58 @@ def expected_calls(params):
     return [(a, r, "allowed", why) for a, r, why in allow] + [(a, r, "denied", why) for a, r, why in deny]
 
 
+def function_id(stack):
+    """The function: OtpFunction in infra/template.yaml; in a synthesized template, the one
+    function whose environment holds CODE_HMAC_KEY_SECRET_ARN."""
+    resources = stack.resources()
+    if FUNCTION in resources:
+        return FUNCTION
+    found = [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"
+             and "CODE_HMAC_KEY_SECRET_ARN" in r.get("Properties", {}).get("Environment", {}).get("Variables", {})]
+    if len(found) != 1:
+        raise Unsupported(f"expected one function with CODE_HMAC_KEY_SECRET_ARN, found {found}")
+    return found[0]
+
+
+def stack_names(stack):
+    """The function's log group, secret and table in this deployment, read from the template."""
+    fn = stack.resources()[function_id(stack)]["Properties"]
+    env = fn.get("Environment", {}).get("Variables", {})
+    logging = fn.get("LoggingConfig", {})
+    log_group = stack.resolve(logging["LogGroup"]) if "LogGroup" in logging else f"/aws/lambda/{stack.resolve(fn['FunctionName'])}"
+    secret_arn = stack.resolve(env["CODE_HMAC_KEY_SECRET_ARN"])
+    prefix, suffix = arn("secretsmanager", "secret:"), f"-{m.SECRET_ARN_SUFFIX}"
+    if not (secret_arn.startswith(prefix) and secret_arn.endswith(suffix)):
+        raise Unsupported(f"CODE_HMAC_KEY_SECRET_ARN resolves to {secret_arn!r}, not a secret of this stack")
+    table = stack.resolve(env.get("CHALLENGE_TABLE", ""))
+    return {
+        "log_group": log_group,
+        "secret_name": secret_arn[len(prefix):-len(suffix)],
+        "secret_arn": secret_arn,
+        # With the attribute store there is no table; the calls that must be denied name the one
+        # the template would have made.
+        "table_arn": arn("dynamodb", f"table/{table}") if table else TABLE_ARN,
+    }
+
+
+class SynthesizedStack(Stack):
+    """A synthesized template's deployment: also models the name CloudFormation gives a log group
+    without LogGroupName (stack name, logical ID, random suffix)."""
+
+    def ref(self, name):
+        r = self.resources().get(name)
+        if r is not None and r["Type"] == "AWS::Logs::LogGroup" and "LogGroupName" not in r.get("Properties", {}):
+            return f"{self.stack_name}-{name}-{LOG_GROUP_SUFFIX}"
+        return super().ref(name)
+
+
 def role_statements(stack):
     """Every statement attached to the function's role: (source, statement)."""
     resources = stack.resources()
-    fn = resources[FUNCTION]
+    fn = resources[function_id(stack)]
     role_ref = fn["Properties"]["Role"]
     if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
-        raise Unsupported(f"{FUNCTION}.Role is {role_ref!r}, not a role of this stack")
+        raise Unsupported(f"{function_id(stack)}.Role is {role_ref!r}, not a role of this stack")
     role_id = role_ref["Fn::GetAtt"][0] if isinstance(role_ref["Fn::GetAtt"], list) else role_ref["Fn::GetAtt"].split(".")[0]
     role = resources[role_id]
     if role["Type"] != "AWS::IAM::Role":
@@ -173,7 +241,12 @@ def role_statements(stack):
 
 
 def check_parameter_set(label, params):
-    stack = Stack(m.load(TEMPLATE), params)
+    return check_stack(label, Stack(m.load(TEMPLATE), params), params)
+
+
+def check_stack(label, stack, params):
+    """Every call of `expected_calls(params)` against the statements of the function's role in
+    this deployment, and every granted action and resource against those calls."""
     sourced = role_statements(stack)
     statements = [st for _, st in sourced]
     problems, lines = [], []
@@ -184,7 +257,7 @@ def check_parameter_set(label, params):
             if "NotAction" in st or service not in CALLED_SERVICES:
                 problems.append(f"{source}: grants {pattern!r}, outside {sorted(CALLED_SERVICES)}")
     used_actions, used_resources = set(), set()
-    calls = expected_calls(params)
+    calls = expected_calls(params, stack_names(stack))
     for action, resource, expected, why in calls:
         decision, hits = evaluate(statements, action, resource)
         ok = decision == expected
@@ -272,8 +345,44 @@ def self_test():
     return problems
 
 
+def check_synthesized(manifest_path):
+    """`--synthesized`: each template of the manifest, with its expected values."""
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    base = os.path.dirname(os.path.abspath(manifest_path))
+    problems, total = [], 0
+    if not manifest.get("sets"):
+        return [f"{manifest_path}: no template sets"], 0
+    for entry in manifest["sets"]:
+        label = f"synthesized: {entry['label']}"
+        expect = {"ChallengeStore": "attribute", **entry["expect"]}
+        try:
+            stack = SynthesizedStack(m.load(os.path.join(base, entry["template"])), {})
+            found, n = check_stack(label, stack, expect)
+        except (Unsupported, ValueError, KeyError) as e:
+            found, n = [f"cannot evaluate the template: {type(e).__name__}: {e}"], 0
+        problems += [f"[{label}] {p}" for p in found]
+        total += n
+    return problems, total
+
+
 def main(argv):
     only_self_test = "--self-test" in argv
+    if "--synthesized" in argv:
+        i = argv.index("--synthesized")
+        if i + 1 >= len(argv):
+            print("check_iam: --synthesized needs a manifest path")
+            return 2
+        manifest = argv[i + 1]
+        problems = self_test()
+        found, total = check_synthesized(manifest)
+        problems += found
+        if problems:
+            print("\n".join(["", "check_iam: FAILED"] + problems))
+            return 1
+        print(f"check_iam: {total} calls in {len(json.load(open(manifest))['sets'])} synthesized templates, each allowed or denied as expected; "
+              "every granted action and resource serves a call")
+        return 0
     paths = [a for a in argv if not a.startswith("--")]
     global TEMPLATE
     TEMPLATE = paths[0] if paths else "infra/template.yaml"

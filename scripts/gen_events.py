@@ -99,9 +99,11 @@ UNKNOWN = "nobody@example.org"
 # user never signed in: the address is not verified yet.
 INVITED = attrs(verified="false", status="FORCE_CHANGE_PASSWORD")
 RESET = attrs(status="RESET_REQUIRED")
-TEMPORARY_MESSAGE = ("This account still has a temporary password. An administrator must set a permanent "
+TEMPORARY_MESSAGE = ("OTP_TEMPORARY_PASSWORD: This account still has a temporary password. An administrator must set a permanent "
                      "password before you can sign in.")
-RESET_MESSAGE = ("This account's password must be reset. An administrator must set a new password before "
+LOCKED_MESSAGE = "OTP_TOO_MANY_ATTEMPTS: Too many wrong codes. Please wait a minute, then sign in again for a new code."
+COOLDOWN = 30                # RESEND_COOLDOWN_SECONDS's default
+RESET_MESSAGE = ("OTP_PASSWORD_RESET_REQUIRED: This account's password must be reset. An administrator must set a new password before "
                  "you can sign in.")
 files = {
     # DefineAuthChallenge, every step of both flows
@@ -112,7 +114,9 @@ files = {
     "define/mfa-after-right-answer.json": (define(SRP + PV + [custom(False), custom(True)], meta={}), {"response": {"challengeName": None, "issueTokens": True, "failAuthentication": False}}),
     "define/mfa-wrong-password.json": (define(SRP + [dict(PV[0], challengeResult=False)], meta={}), {"response": {"challengeName": None, "issueTokens": False, "failAuthentication": True}}),
     "define/passwordless-after-right-answer.json": (define([custom(True)], meta={}), {"response": {"challengeName": None, "issueTokens": True, "failAuthentication": False}}),
-    "define/passwordless-third-wrong-answer.json": (define([custom(False)] * 3, meta={}), {"response": {"challengeName": None, "issueTokens": False, "failAuthentication": True}}),
+    # The third wrong answer: one more round, which Create refuses with a message (see below).
+    "define/passwordless-third-wrong-answer.json": (define([custom(False)] * 3, meta={}), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
+    "define/passwordless-answer-past-the-end.json": (define([custom(False)] * 3 + [custom(True)], meta={}), {"response": {"challengeName": None, "issueTokens": False, "failAuthentication": True}}),
     "define/resend.json": (define([custom(False)], meta={"action": "resend"}), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
     "define/unknown-user.json": (define([], a={}, not_found=True, user=UNKNOWN), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
     # Users without a permanent password: a password-first sign-in is refused before the password
@@ -122,11 +126,12 @@ files = {
     "define/mfa-after-new-password.json": (define(SRP + PV + NEW_PASSWORD, meta={}), {"response": {"challengeName": None, "issueTokens": False, "failAuthentication": True}}),
     "define/passwordless-start-temporary-password.json": (define([], a=INVITED), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
     # CreateAuthChallenge
-    "create/passwordless-first-round.json": (create([]), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6"}}, "emails": 1}),
+    "create/passwordless-first-round.json": (create([]), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6", "attemptsLeft": "3", "resendAfter": str(ISSUED + 600 + COOLDOWN)}}, "emails": 1}),
     "create/mfa-first-round.json": (create(SRP + PV, meta={}), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6"}}, "emails": 1}),
-    "create/retry-after-wrong-answer.json": (create([custom(False)], meta={}, a=attrs(ACTIVE)), {"response": {"challengeMetadata": "EMAIL_OTP", "privateChallengeParameters": {"nonce": NONCE.hex()}, "publicChallengeParameters": {"expiresAt": str(FAR)}}, "emails": 0}),
+    "create/retry-after-wrong-answer.json": (create([custom(False)], meta={}, a=attrs(ACTIVE)), {"response": {"challengeMetadata": "EMAIL_OTP", "privateChallengeParameters": {"nonce": NONCE.hex()}, "publicChallengeParameters": {"expiresAt": str(FAR), "attemptsLeft": "2", "resendAfter": str(ISSUED + COOLDOWN)}}, "emails": 0}),
+    "create/after-third-wrong-answer.json": (create([custom(False)] * 3, meta={}, a=attrs(ACTIVE)), {"error": "TooManyAttempts", "message": LOCKED_MESSAGE, "emails": 0}),
     "create/resend.json": (create([custom(False)], meta={"action": "resend"}, a=attrs(ACTIVE)), {"response": {"challengeMetadata": "EMAIL_OTP_RESENT", "publicChallengeParameters": {"delivery": "EMAIL"}}, "emails": 1}),
-    "create/unknown-user.json": (create([], a={}, not_found=True, user=UNKNOWN), {"response": {"publicChallengeParameters": {"delivery": "EMAIL", "destination": "n***@e***.org", "codeLength": "6"}}, "emails": 0}),
+    "create/unknown-user.json": (create([], a={}, not_found=True, user=UNKNOWN), {"response": {"publicChallengeParameters": {"delivery": "EMAIL", "destination": "n***@e***.org", "codeLength": "6", "attemptsLeft": "3"}}, "emails": 0}),
     # VerifyAuthChallengeResponse
     "verify/right-answer.json": (verify(CODE, ACTIVE, meta={}), {"response": {"answerCorrect": True}}),
     "verify/wrong-answer.json": (verify("482914", ACTIVE, meta={}), {"response": {"answerCorrect": False}}),

@@ -18,7 +18,8 @@ use support::moto::{CognitoFault, SesFault};
 use support::pool::{add_user, attributes, set_attribute};
 use support::world::*;
 
-const STORE_FAILED: &str = "We could not complete your sign-in. Please try again in a minute.";
+const STORE_FAILED: &str =
+    "OTP_TRY_AGAIN: We could not complete your sign-in. Please try again in a minute.";
 
 /// The stored state of the seeded user.
 async fn state(w: &World) -> Option<ChallengeState> {
@@ -270,7 +271,10 @@ async fn parallel_sign_ins_send_at_most_the_send_limit(store: Store) {
                 }
                 Err(m) => {
                     refused += 1;
-                    assert!(m.starts_with("Too many codes") || m == STORE_FAILED, "{m}")
+                    assert!(
+                        m.starts_with("OTP_TOO_MANY_CODES: ") || m == STORE_FAILED,
+                        "{m}"
+                    )
                 }
             }
         }
@@ -318,7 +322,10 @@ async fn an_exhausted_code_is_not_replaced_within_the_cooldown() {
                 }
             }
             Err(SignInError::TriggerFailed(m)) => {
-                assert!(m.contains("Too many wrong codes"), "{m}");
+                assert!(
+                    m.contains("OTP_TOO_MANY_ATTEMPTS: Too many wrong codes"),
+                    "{m}"
+                );
                 refused += 1;
             }
             Err(e) => panic!("{e:?}"),
@@ -585,8 +592,8 @@ async fn slow_or_throttled_cognito_breaks_no_limit() {
                 if let Err(m) = a {
                     assert!(
                         m == STORE_FAILED
-                            || m.starts_with("Too many codes")
-                            || m.starts_with("We could not send your code"),
+                            || m.starts_with("OTP_TOO_MANY_CODES: ")
+                            || m.starts_with("OTP_EMAIL_NOT_SENT: "),
                         "{m}"
                     );
                 }
@@ -716,7 +723,7 @@ async fn an_unknown_name_in_any_letter_case_is_one_decoy() {
     for name in [w.username.as_str(), spellings[0], spellings[2]] {
         let err = begin(&sim, name, false).await.unwrap_err();
         assert!(
-            matches!(&err, SignInError::TriggerFailed(m) if m.contains("Too many wrong codes")),
+            matches!(&err, SignInError::TriggerFailed(m) if m.contains("OTP_TOO_MANY_ATTEMPTS: Too many wrong codes")),
             "{name}: {err:?}"
         );
     }
@@ -761,7 +768,7 @@ async fn a_send_that_ses_answers_late_is_one_email_counted_and_usable(store: Sto
     let challenges = answers.iter().filter(|a| is_challenge(a)).count();
     let refused = answers
         .iter()
-        .filter(|a| matches!(a, Err(SignInError::TriggerFailed(m)) if m.contains("Too many codes")))
+        .filter(|a| matches!(a, Err(SignInError::TriggerFailed(m)) if m.contains("OTP_TOO_MANY_CODES: Too many codes")))
         .count();
     let unconfirmed = outcomes(&lambda)
         .iter()

@@ -483,7 +483,7 @@ async fn the_send_limit_stops_mail_with_a_user_safe_message() {
     }
     clock.advance(31);
     let err = sim.initiate_auth(&username, false).await.unwrap_err();
-    assert_eq!(err, SignInError::TriggerFailed("CreateAuthChallenge failed with error Too many codes were requested. Please wait a while before trying again.".into()));
+    assert_eq!(err, SignInError::TriggerFailed("CreateAuthChallenge failed with error OTP_TOO_MANY_CODES: Too many codes were requested. Please wait a while before trying again.".into()));
     assert_eq!(moto.sent_emails().len(), 2);
 }
 
@@ -535,11 +535,11 @@ async fn define_pre_sign_up_and_decoys_build_no_aws_client() {
 async fn faults_fail_fast_and_cleanly() {
     let send_failed = (
         "DeliveryFailed",
-        "We could not send your code. Please try again in a minute.",
+        "OTP_EMAIL_NOT_SENT: We could not send your code. Please try again in a minute.",
     );
     let store_failed = (
         "StoreFailed",
-        "We could not complete your sign-in. Please try again in a minute.",
+        "OTP_TRY_AGAIN: We could not complete your sign-in. Please try again in a minute.",
     );
     // (SES, Cognito, the error or None for the challenge, the Cognito calls: the fresh read, the
     // new state, its read-back, and the restore after a send that certainly failed).

@@ -191,7 +191,7 @@ async fn attempt_limit_and_send_limit(store: Store) {
     assert!(is_challenge(&sim.respond_custom(&mut s, &wrong, &[]).await));
     assert_eq!(
         sim.respond_custom(&mut s, &wrong, &[]).await,
-        Err(SignInError::NotAuthorized)
+        Err(support::too_many_wrong_codes())
     );
     let state = ChallengeState::decode(&w.stored(&w.username).await).unwrap();
     assert_eq!(state.active.unwrap().attempts, 3);
@@ -199,9 +199,7 @@ async fn attempt_limit_and_send_limit(store: Store) {
     // refused with a user-safe message, and nothing is mailed.
     assert_eq!(
         begin(&sim, &w.username, false).await.unwrap_err(),
-        SignInError::TriggerFailed(
-            "CreateAuthChallenge failed with error Too many wrong codes. Please wait a minute, then sign in again for a new code.".into()
-        )
+        support::too_many_wrong_codes()
     );
     assert_eq!(w.emails().len(), 1);
     // After it, a new sign-in mails a fresh code, and the exhausted one stays dead.
@@ -248,16 +246,22 @@ async fn attempt_limit_and_send_limit(store: Store) {
     assert_eq!(
         err,
         SignInError::TriggerFailed(
-            "CreateAuthChallenge failed with error Too many codes were requested. Please wait a while before trying again.".into()
+            "CreateAuthChallenge failed with error OTP_TOO_MANY_CODES: Too many codes were requested. Please wait a while before trying again.".into()
         )
     );
     assert_eq!(w.emails().len(), 3);
-    // The first sign-in: three answers judged wrong, then Define refused the session.
+    // The first sign-in: three answers judged wrong, then Define asked for one more round and
+    // Create refused it.
     let log = outcomes(&lambda);
     let refused = log
         .iter()
-        .position(|(o, r)| o == "refused_session" && r == "too_many_attempts")
-        .expect("the session was refused");
+        .position(|(o, _)| o == "too_many_attempts")
+        .expect("the sign-in was ended");
+    assert_eq!(
+        log[refused - 1],
+        ("ending_next".into(), "too_many_attempts".into()),
+        "{log:?}"
+    );
     let wrong_answers = log[..refused]
         .iter()
         .filter(|(o, r)| o == "answer_rejected" && r == "wrong")
@@ -315,9 +319,10 @@ async fn unknown_users_get_a_decoy_and_no_email(store: Store) {
             &sim.respond_custom(&mut s, "123456", &[]).await
         ));
     }
+    // It ends as a real user's does.
     assert_eq!(
         sim.respond_custom(&mut s, "123456", &[]).await,
-        Err(SignInError::NotAuthorized)
+        Err(support::too_many_wrong_codes())
     );
     assert_eq!(w.emails().len(), emails, "no email for an unknown user");
     assert_eq!(w.proxy.ses_requests.load(Ordering::SeqCst), ses_calls);
@@ -357,7 +362,7 @@ async fn unknown_users_get_a_decoy_and_no_email(store: Store) {
         let unknown = begin(&sim, "nobody@example.org", false).await.unwrap_err();
         assert_eq!(unknown, real);
         assert!(
-            format!("{real:?}").contains("Too many wrong codes"),
+            format!("{real:?}").contains("OTP_TOO_MANY_ATTEMPTS: Too many wrong codes"),
             "{real:?}"
         );
         assert_eq!(sent(&lambda), w.emails().len());
@@ -392,9 +397,9 @@ async fn faults_fail_cleanly_in_time_and_the_same_process_recovers(store: Store)
     let w = World::with(store).await;
     let lambda = Lambda::start(Mode::Warm, w.env(&[("SEND_LIMIT", "100")])).await;
     let sim = w.sim(&lambda);
-    let send_failed = "CreateAuthChallenge failed with error We could not send your code. Please try again in a minute.";
-    let create_store_failed = "CreateAuthChallenge failed with error We could not complete your sign-in. Please try again in a minute.";
-    let verify_store_failed = "VerifyAuthChallengeResponse failed with error We could not complete your sign-in. Please try again in a minute.";
+    let send_failed = "CreateAuthChallenge failed with error OTP_EMAIL_NOT_SENT: We could not send your code. Please try again in a minute.";
+    let create_store_failed = "CreateAuthChallenge failed with error OTP_TRY_AGAIN: We could not complete your sign-in. Please try again in a minute.";
+    let verify_store_failed = "VerifyAuthChallengeResponse failed with error OTP_TRY_AGAIN: We could not complete your sign-in. Please try again in a minute.";
     // SES refusing or throttling: nothing went out, so the sign-in fails and the state goes back.
     let mut create_faults = vec![
         (Fault::Ses(SesFault::Throttled), send_failed),
@@ -744,7 +749,7 @@ async fn a_second_user_is_unaffected_by_the_first(store: Store) {
     let code = w.last_code();
     assert_eq!(
         sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
-        Err(SignInError::NotAuthorized)
+        Err(support::too_many_wrong_codes())
     );
     let (mut s, _) = begin(&sim, "second-user", false).await.unwrap();
     let code = w.last_code();
@@ -810,8 +815,8 @@ async fn the_table_store_makes_one_write_per_trigger() {
 /// process serves again once the table is back.
 #[tokio::test]
 async fn table_faults_fail_closed_and_name_the_cause() {
-    let create_failed = "CreateAuthChallenge failed with error We could not complete your sign-in. Please try again in a minute.";
-    let verify_failed = "VerifyAuthChallengeResponse failed with error We could not complete your sign-in. Please try again in a minute.";
+    let create_failed = "CreateAuthChallenge failed with error OTP_TRY_AGAIN: We could not complete your sign-in. Please try again in a minute.";
+    let verify_failed = "VerifyAuthChallengeResponse failed with error OTP_TRY_AGAIN: We could not complete your sign-in. Please try again in a minute.";
     let w = World::with(Store::Table).await;
     let lambda = Lambda::start(Mode::Warm, w.env(&[])).await;
     let sim = w.sim(&lambda);

@@ -175,6 +175,75 @@ async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
     );
 }
 
+/// The public `attemptsLeft` and `resendAfter` of a challenge step.
+fn left_and_resend(step: &Result<Step, SignInError>) -> (u8, u32) {
+    match step {
+        Ok(Step::CustomChallenge(p)) => (
+            p["attemptsLeft"].parse().unwrap(),
+            p["resendAfter"].parse().unwrap(),
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// What a sign-in screen is told: `attemptsLeft` starts at `MAX_ATTEMPTS` and drops by one per
+/// wrong answer, the lesser of what the code and the session have left (a new sign-in reusing a
+/// code gets what the code has left); `resendAfter` is `sentAt` + the cooldown, unmoved by a
+/// resend inside it, and at the send limit the second the oldest counted send leaves the window.
+/// A decoy answers with the same keys and counts the same way.
+#[tokio::test]
+async fn the_screen_is_told_attempts_left_and_when_a_resend_works() {
+    let (dir, store, clock) = seeded();
+    let config = [("AUTH_FLOW", "passwordless"), ("SEND_LIMIT", "2")];
+    let app = app_in(&dir, &clock, &config);
+    let sim = CognitoSim::local(&app, &store, POOL);
+    let (mut s, step) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(left_and_resend(&Ok(step)), (3, NOW + 30));
+    let code = last_code(&app);
+    clock.advance(10);
+    let step = sim.respond_custom(&mut s, &wrong_code(&code), &[]).await;
+    assert_eq!(left_and_resend(&step), (2, NOW + 30));
+    // A resend inside the cooldown mails nothing and changes neither.
+    let step = sim
+        .respond_custom(&mut s, "", &[("action", "resend")])
+        .await;
+    assert_eq!(left_and_resend(&step), (2, NOW + 30));
+    // A new sign-in reuses the code: its session is fresh, the code has two left.
+    let (mut s2, step) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(left_and_resend(&Ok(step)), (2, NOW + 30));
+    let step = sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await;
+    assert_eq!(left_and_resend(&step), (1, NOW + 30));
+    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    // At `resendAfter` a resend mails a new code: it has three, the session two; the second send
+    // reaches SEND_LIMIT, so the next resend waits for the first send to leave the hour's window.
+    clock.0.store(NOW + 30, Ordering::SeqCst);
+    let step = sim
+        .respond_custom(&mut s2, "", &[("action", "resend")])
+        .await;
+    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    assert_eq!(left_and_resend(&step), (2, NOW + 3600));
+    let (_, step) = sim.initiate_auth(USER, false).await.unwrap();
+    assert_eq!(left_and_resend(&Ok(step)), (3, NOW + 3600));
+    // The decoy: the same keys; fresh, then one less per wrong answer.
+    let (mut d, step) = sim
+        .initiate_auth("nobody@example.net", false)
+        .await
+        .unwrap();
+    let Step::CustomChallenge(decoy) = &step else {
+        panic!("{step:?}")
+    };
+    let wrong = wrong_code(&last_code(&app));
+    let Ok(Step::CustomChallenge(real)) = sim.respond_custom(&mut s, &wrong, &[]).await else {
+        panic!("a real round")
+    };
+    assert!(decoy.keys().eq(real.keys()), "{decoy:?} {real:?}");
+    let (left, resend) = left_and_resend(&Ok(step.clone()));
+    let (sent, _) = sent_and_expires(&Ok(step));
+    assert_eq!((left, resend), (3, sent + 30));
+    let step = sim.respond_custom(&mut d, "123456", &[]).await;
+    assert_eq!(left_and_resend(&step), (2, sent + 30));
+}
+
 #[tokio::test]
 async fn expiry_and_attempts_across_sessions() {
     let (dir, store, clock) = seeded();
@@ -207,7 +276,7 @@ async fn expiry_and_attempts_across_sessions() {
     assert_challenge(sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await);
     // The third wrong answer for this code exhausts it; within the cooldown since its issue, no
     // replacement is issued for the next round (the lockout brake), and the sign-in ends.
-    let locked = "CreateAuthChallenge failed with error Too many wrong codes. Please wait a minute, then sign in again for a new code.";
+    let locked = support::TOO_MANY_WRONG_CODES;
     assert_eq!(
         sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await,
         Err(SignInError::TriggerFailed(locked.into()))
@@ -222,10 +291,11 @@ async fn expiry_and_attempts_across_sessions() {
     assert_eq!(app.mailer().messages().unwrap().len(), 2);
     // The exhausted code stays dead: the right code, answered in the round it was issued for
     // (its nonce), is refused as exhausted.
-    // (That was the session's third failed round, so Define ends it: no tokens.)
+    // (That was the session's third failed round, so the sign-in ends, with the same words: no
+    // tokens.)
     assert_eq!(
         sim.respond_custom(&mut s, &code, &[]).await,
-        Err(SignInError::NotAuthorized)
+        Err(SignInError::TriggerFailed(locked.into()))
     );
     let state = stored_state(&store);
     assert_eq!(state.active.as_ref().unwrap().attempts, 3, "not consumed");
@@ -254,7 +324,7 @@ async fn max_attempts_wrong_answers_end_the_session() {
     assert_challenge(sim.respond_custom(&mut s, &wrong_code(&code), &[]).await);
     assert_eq!(
         sim.respond_custom(&mut s, &wrong_code(&code), &[]).await,
-        Err(SignInError::NotAuthorized)
+        Err(support::too_many_wrong_codes())
     );
 }
 
@@ -354,7 +424,7 @@ async fn pre_sign_up_variants() {
         let e = closed.handle(with_email(refused)).await.unwrap_err();
         assert_eq!(
             e.user_message(),
-            "Sign-up is not available for this email address.",
+            "OTP_SIGNUP_NOT_ALLOWED: Sign-up is not available for this email address.",
             "{refused}"
         );
     }
@@ -579,7 +649,7 @@ async fn codes_go_only_to_allowed_domains() {
         &sim.initiate_auth("ghost@Example.org", false).await
     ));
     let refused = SignInError::TriggerFailed(
-        "CreateAuthChallenge failed with error Sign-in codes are not sent to this email address's domain.".into(),
+        "CreateAuthChallenge failed with error OTP_DOMAIN_NOT_ALLOWED: Sign-in codes are not sent to this email address's domain.".into(),
     );
     // The address moved to another domain (a verified change): no code goes there.
     let moved = [
@@ -647,7 +717,7 @@ async fn a_failed_send_leaves_the_state_as_it_was() {
     assert_eq!(
         err,
         SignInError::TriggerFailed(
-            "CreateAuthChallenge failed with error We could not send your code. Please try again in a minute.".into()
+            "CreateAuthChallenge failed with error OTP_EMAIL_NOT_SENT: We could not send your code. Please try again in a minute.".into()
         )
     );
     let after = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
@@ -1318,7 +1388,7 @@ async fn too_little_time_left_to_send_sends_nothing() {
     assert_eq!(
         result.unwrap_err(),
         SignInError::TriggerFailed(
-            "CreateAuthChallenge failed with error We could not send your code. Please try again in a minute.".into()
+            "CreateAuthChallenge failed with error OTP_EMAIL_NOT_SENT: We could not send your code. Please try again in a minute.".into()
         )
     );
     assert!(app.mailer().messages().unwrap().is_empty());

@@ -34,6 +34,7 @@ use serde_json::{Map, Value, json};
 use tracing::warn;
 
 use super::decoy::{self, Path};
+use super::define::session_rounds;
 use super::{
     App, Budget, CALL_CAP, MAX_CONFLICTS, MIN_SEND_TIME, Outcome, RESTORE_RESERVE, TriggerError,
     Written, contended, decode, header, new_tag, over_budget, request, resend_requested,
@@ -41,7 +42,7 @@ use super::{
 use crate::domain::code::new_nonce;
 use crate::domain::email::EmailAddress;
 use crate::domain::flow::{
-    ChallengeKind, LABEL_TIME_SEPARATOR, ROUND_LABEL, ROUND_LABEL_AFTER_RESEND, label_time,
+    self, ChallengeKind, LABEL_TIME_SEPARATOR, ROUND_LABEL, ROUND_LABEL_AFTER_RESEND, label_time,
 };
 use crate::domain::locale;
 use crate::domain::message::{Email, SignInLink, bundled_locales, render, validity_minutes};
@@ -85,6 +86,11 @@ enum SendFailed {
 /// The public and private parameters and metadata of one round.
 struct Round<'a> {
     destination: String,
+    /// Wrong answers still taken (public `attemptsLeft`): the lesser of what the code and the
+    /// sign-in have left.
+    attempts_left: u8,
+    /// When a resend mails a new code (public `resendAfter`, see [`policy::resend_after`]).
+    resend_after: u32,
     /// When the code was issued and mailed (public `sentAt`): a page can say "we sent you a code
     /// at 10:42" when a new sign-in reuses the code already mailed.
     sent_at: u32,
@@ -111,6 +117,18 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 "challengeName is not CUSTOM_CHALLENGE".into(),
             ));
         }
+        // A sign-in Define ended with one more round: refused before any I/O, with what the user
+        // can read, for a real user and a decoy alike.
+        let rounds = session_rounds(&req.session);
+        let flow_ctx = self.define_context(
+            req.user_not_found,
+            &req.user_attributes,
+            &req.client_metadata,
+        );
+        if let Some(end) = flow::session_end(&flow_ctx, &rounds) {
+            return Err(TriggerError::SignInEnded(end));
+        }
+        let session_left = flow::attempts_left(&flow_ctx, &rounds);
         let now = self.clock.now();
         let after_resend = resend_requested(&req.client_metadata);
         let custom_rounds: Vec<Option<&str>> = req
@@ -147,7 +165,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                         &head.user_name,
                         now,
                         &custom_rounds,
-                        after_resend,
+                        (after_resend, session_left),
                     )
                     .await;
             }
@@ -192,7 +210,19 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                 CreateDecision::SendLimited => return Err(TriggerError::SendLimited),
                 CreateDecision::Locked => return Err(TriggerError::Locked),
                 CreateDecision::Reuse(active, why) => {
-                    self.respond_with(event, &shown, &active, after_resend, &snapshot);
+                    // A reused code always comes from the stored state; should it not, its
+                    // sends are unknown and the cooldown alone sets `resendAfter`.
+                    let state = prior.clone().unwrap_or_else(|| ChallengeState {
+                        active: Some(active.clone()),
+                        ..ChallengeState::default()
+                    });
+                    self.respond_with(
+                        event,
+                        &shown,
+                        (&active, &state),
+                        (after_resend, session_left),
+                        &snapshot,
+                    );
                     let reason = match why {
                         ReuseReason::Cooldown => "cooldown",
                         ReuseReason::RetryRound => "retry_round",
@@ -278,7 +308,13 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                     SendFailed::Unknown(e) => unconfirmed = Some(e.kind.as_str()),
                 }
             }
-            self.respond_with(event, &shown, issued.active(), after_resend, &ours);
+            self.respond_with(
+                event,
+                &shown,
+                (issued.active(), &issued.state),
+                (after_resend, session_left),
+                &ours,
+            );
             // Operators see a decoy as one (logs and the DecoyChallenge metric), never as a code
             // sent; the client sees the same answer either way.
             if req.user_not_found {
@@ -391,7 +427,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         username: &str,
         now: u32,
         custom_rounds: &[Option<&str>],
-        after_resend: bool,
+        (after_resend, session_left): (bool, u8),
     ) -> Result<Outcome, TriggerError> {
         let limits = &self.config.limits;
         let reference = &self.config.reference;
@@ -415,6 +451,10 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
             event,
             &Round {
                 destination: decoy::destination(reference, pool_id, username),
+                // Without a store a decoy counts what this sign-in shows (its wrong answers and
+                // its code's age), not what earlier ones left: docs/security.md, residuals.
+                attempts_left: session_left,
+                resend_after: issued_at.saturating_add(limits.cooldown),
                 sent_at: issued_at,
                 expires_at: issued_at.saturating_add(limits.ttl),
                 nonce: &nonce,
@@ -426,18 +466,24 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         Ok(Outcome::new("decoy", None))
     }
 
+    /// A round for a stored code: `code` is the active code and the state it is part of, `round`
+    /// says whether it follows a resend and what the sign-in has left of `MAX_ATTEMPTS`.
     fn respond_with(
         &self,
         event: &mut Map<String, Value>,
         shown: &str,
-        active: &ActiveCode,
-        after_resend: bool,
+        (active, state): (&ActiveCode, &ChallengeState),
+        (after_resend, session_left): (bool, u8),
         stored: &Snapshot,
     ) {
+        let limits = &self.config.limits;
+        let code_left = limits.max_attempts.saturating_sub(active.attempts);
         self.respond(
             event,
             &Round {
                 destination: shown.to_owned(),
+                attempts_left: code_left.min(session_left),
+                resend_after: policy::resend_after(limits, self.clock.now(), state),
                 sent_at: active.issued_at,
                 expires_at: active.expires_at,
                 nonce: &active.nonce,
@@ -512,6 +558,8 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
                     "codeLength": self.config.limits.code_length.get().to_string(),
                     "sentAt": round.sent_at.to_string(),
                     "expiresAt": round.expires_at.to_string(),
+                    "attemptsLeft": round.attempts_left.to_string(),
+                    "resendAfter": round.resend_after.to_string(),
                 },
                 // The nonce identifies the issue, so Verify can tell a replaced code. It is not secret.
                 "privateChallengeParameters": private,

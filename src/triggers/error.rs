@@ -3,9 +3,15 @@
 //! Cognito shows a trigger's error message to the user ("CreateAuthChallenge failed with error
 //! …"), so [`TriggerError::user_message`] is short, stable and free of internals. The `Display`
 //! text, with the details, goes to the log only. Neither ever contains a code or the HMAC key.
+//!
+//! Every user message starts with a stable token ([`TriggerError::token`], `OTP_…: `): Cognito
+//! names every trigger error `UserLambdaValidationException` and wraps the message in a prefix of
+//! its own (which the emulator words differently), so the token is what a sign-in screen matches
+//! on, and the text after it what it may show. docs/deploying.md has the table.
 
 use lambda_runtime::Diagnostic;
 
+use crate::domain::flow::SessionEnd;
 use crate::ports::{DeliveryError, StoreError};
 
 /// Everything that can make an invocation fail.
@@ -26,6 +32,10 @@ pub enum TriggerError {
     /// The last code was exhausted by wrong answers within `RESEND_COOLDOWN_SECONDS` of its issue.
     #[error("code exhausted within the cooldown; no new code before it ends")]
     Locked,
+    /// The sign-in ran out of answers or rounds: Define asked for one more round to end it with
+    /// this error rather than with "Incorrect username or password" (see `flow::SessionEnd`).
+    #[error("sign-in ended: {}", .0.as_str())]
+    SignInEnded(SessionEnd),
     /// A password-first sign-in of a user created with a temporary password
     /// (`FORCE_CHANGE_PASSWORD`), refused before Cognito checks it (see
     /// [`crate::domain::flow::PasswordChange`]).
@@ -61,6 +71,8 @@ impl TriggerError {
             Self::NoEmail => "NoEmail",
             Self::SendLimited => "SendLimited",
             Self::Locked => "CodeLocked",
+            Self::SignInEnded(SessionEnd::TooManyAttempts) => "TooManyAttempts",
+            Self::SignInEnded(SessionEnd::TooManyRounds) => "TooManyRounds",
             Self::TemporaryPassword => "TemporaryPassword",
             Self::PasswordResetRequired => "PasswordResetRequired",
             Self::SignUpNotAllowed => "SignUpNotAllowed",
@@ -78,6 +90,8 @@ impl TriggerError {
             Self::NoEmail => "no_email",
             Self::SendLimited => "send_limited",
             Self::Locked => "code_locked",
+            Self::SignInEnded(SessionEnd::TooManyAttempts) => "too_many_attempts",
+            Self::SignInEnded(SessionEnd::TooManyRounds) => "too_many_rounds",
             Self::TemporaryPassword => "temporary_password",
             Self::PasswordResetRequired => "password_reset_required",
             Self::SignUpNotAllowed => "signup_refused",
@@ -87,18 +101,45 @@ impl TriggerError {
         }
     }
 
-    /// The text Cognito shows the user.
+    /// The stable token that starts the user message: what a client matches on. Errors that mean
+    /// the same to the user share one (a lockout found at a new sign-in or at the end of this one).
+    pub fn token(&self) -> &'static str {
+        match self {
+            Self::UnsupportedTrigger(_) => "OTP_UNSUPPORTED_TRIGGER",
+            Self::InvalidEvent(_) => "OTP_INVALID_REQUEST",
+            Self::NoEmail => "OTP_NO_EMAIL",
+            Self::SendLimited | Self::SignInEnded(SessionEnd::TooManyRounds) => {
+                "OTP_TOO_MANY_CODES"
+            }
+            Self::Locked | Self::SignInEnded(SessionEnd::TooManyAttempts) => {
+                "OTP_TOO_MANY_ATTEMPTS"
+            }
+            Self::TemporaryPassword => "OTP_TEMPORARY_PASSWORD",
+            Self::PasswordResetRequired => "OTP_PASSWORD_RESET_REQUIRED",
+            Self::SignUpNotAllowed => "OTP_SIGNUP_NOT_ALLOWED",
+            Self::DomainNotAllowed => "OTP_DOMAIN_NOT_ALLOWED",
+            Self::Delivery(_) => "OTP_EMAIL_NOT_SENT",
+            Self::Store(_) => "OTP_TRY_AGAIN",
+        }
+    }
+
+    /// What Cognito shows the user: the token, then the text to show.
     pub fn user_message(&self) -> String {
+        format!("{}: {}", self.token(), self.user_text())
+    }
+
+    /// The text for the user, without the token.
+    fn user_text(&self) -> String {
         match self {
             Self::UnsupportedTrigger(source) => format!("Unsupported trigger source: {source}."),
             Self::InvalidEvent(_) => {
                 "The sign-in request could not be processed. Please try again.".into()
             }
             Self::NoEmail => "This account has no email address for sign-in codes.".into(),
-            Self::SendLimited => {
+            Self::SendLimited | Self::SignInEnded(SessionEnd::TooManyRounds) => {
                 "Too many codes were requested. Please wait a while before trying again.".into()
             }
-            Self::Locked => {
+            Self::Locked | Self::SignInEnded(SessionEnd::TooManyAttempts) => {
                 "Too many wrong codes. Please wait a minute, then sign in again for a new code."
                     .into()
             }
@@ -193,6 +234,14 @@ mod tests {
             (TriggerError::NoEmail, "no_email"),
             (TriggerError::SendLimited, "send_limited"),
             (TriggerError::Locked, "code_locked"),
+            (
+                TriggerError::SignInEnded(SessionEnd::TooManyAttempts),
+                "too_many_attempts",
+            ),
+            (
+                TriggerError::SignInEnded(SessionEnd::TooManyRounds),
+                "too_many_rounds",
+            ),
             (TriggerError::TemporaryPassword, "temporary_password"),
             (
                 TriggerError::PasswordResetRequired,
@@ -218,6 +267,68 @@ mod tests {
         for (e, name) in &all {
             assert_eq!(e.outcome(), *name);
         }
+    }
+
+    /// Clients match on these tokens (docs/deploying.md lists them): each message starts with its
+    /// own, then ": " and the text, and the two lockouts and the two send caps share theirs.
+    #[test]
+    fn user_messages_start_with_their_documented_token() {
+        let delivery = || {
+            TriggerError::Delivery(DeliveryError {
+                kind: FailureKind::Unavailable,
+                detail: "x".into(),
+            })
+        };
+        let all = [
+            (
+                TriggerError::UnsupportedTrigger("X".into()),
+                "OTP_UNSUPPORTED_TRIGGER",
+            ),
+            (
+                TriggerError::InvalidEvent("x".into()),
+                "OTP_INVALID_REQUEST",
+            ),
+            (TriggerError::NoEmail, "OTP_NO_EMAIL"),
+            (TriggerError::SendLimited, "OTP_TOO_MANY_CODES"),
+            (
+                TriggerError::SignInEnded(SessionEnd::TooManyRounds),
+                "OTP_TOO_MANY_CODES",
+            ),
+            (TriggerError::Locked, "OTP_TOO_MANY_ATTEMPTS"),
+            (
+                TriggerError::SignInEnded(SessionEnd::TooManyAttempts),
+                "OTP_TOO_MANY_ATTEMPTS",
+            ),
+            (TriggerError::TemporaryPassword, "OTP_TEMPORARY_PASSWORD"),
+            (
+                TriggerError::PasswordResetRequired,
+                "OTP_PASSWORD_RESET_REQUIRED",
+            ),
+            (TriggerError::SignUpNotAllowed, "OTP_SIGNUP_NOT_ALLOWED"),
+            (TriggerError::DomainNotAllowed, "OTP_DOMAIN_NOT_ALLOWED"),
+            (delivery(), "OTP_EMAIL_NOT_SENT"),
+            (
+                TriggerError::Store(StoreError {
+                    kind: FailureKind::Timeout,
+                    detail: "x".into(),
+                }),
+                "OTP_TRY_AGAIN",
+            ),
+        ];
+        for (e, token) in &all {
+            let m = e.user_message();
+            let (head, text) = m.split_once(": ").expect("token: text");
+            assert_eq!(head, *token, "{m}");
+            assert!(text.len() > 20 && !text.contains("OTP_"), "{m}");
+        }
+        assert_eq!(
+            TriggerError::Locked.user_message(),
+            TriggerError::SignInEnded(SessionEnd::TooManyAttempts).user_message()
+        );
+        assert_ne!(
+            TriggerError::Locked.user_message(),
+            TriggerError::SendLimited.user_message()
+        );
     }
 
     #[test]

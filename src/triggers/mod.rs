@@ -420,10 +420,13 @@ fn counted_metric(source: &str, result: &Result<Outcome, TriggerError>) -> Optio
             _ => None,
         },
         Err(TriggerError::SendLimited | TriggerError::Locked) => Some(Metric::SendLimited),
-        // Refused before the password step, as a failed sign-in is.
-        Err(TriggerError::TemporaryPassword | TriggerError::PasswordResetRequired) => {
-            Some(Metric::SignInFailed)
-        }
+        // Refused before the password step, or ended by Create at Define's request (too many
+        // wrong answers or rounds): a failed sign-in, counted once, here and not at Define.
+        Err(
+            TriggerError::TemporaryPassword
+            | TriggerError::PasswordResetRequired
+            | TriggerError::SignInEnded(_),
+        ) => Some(Metric::SignInFailed),
         Err(TriggerError::Delivery(_)) => Some(Metric::DeliveryError),
         Err(TriggerError::Store(_)) => Some(Metric::StoreError),
         Err(_) => None,

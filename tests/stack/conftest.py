@@ -50,6 +50,24 @@ def logs(stack):
     return _client(stack, "logs")
 
 
+@pytest.fixture(scope="session")
+def function_env(stack) -> dict:
+    """The deployed function's environment: the tests expect the limits the stack was deployed with
+    (MAX_ATTEMPTS is the template's default, RESEND_COOLDOWN_SECONDS the local stack's 10)."""
+    config = _client(stack, "lambda").get_function_configuration(FunctionName=stack["FunctionName"])
+    return config["Environment"]["Variables"]
+
+
+@pytest.fixture(scope="session")
+def max_attempts(function_env) -> int:
+    return int(function_env["MAX_ATTEMPTS"])
+
+
+@pytest.fixture(scope="session")
+def cooldown(function_env) -> int:
+    return int(function_env["RESEND_COOLDOWN_SECONDS"])
+
+
 class Mailbox:
     """The emulator's SES mailbox (GET /_ministack/ses/messages), read as a user reads theirs."""
 
@@ -105,8 +123,9 @@ def make_user(stack: dict, idp) -> str:
     return email
 
 
-def wait_out_cooldown(stack: dict, since: float) -> None:
-    """Sleeps until RESEND_COOLDOWN_SECONDS (plus a second of clock granularity) after `since`."""
-    left = since + stack["ResendCooldownSeconds"] + 1.1 - time.time()
+def wait_until(unix_seconds: str | int) -> None:
+    """Sleeps until a challenge's time (resendAfter): the emulator runs the function on this
+    machine's clock, so that is the moment the function's own comparison turns."""
+    left = int(unix_seconds) - time.time()
     if left > 0:
         time.sleep(left)

@@ -2,6 +2,10 @@
 boto3 for passwordless sign-in and sign-up, pycognito's AWSSRP for the mfa flow. Codes are read
 from the emulator's mailbox. Each test is one user's story; where the emulator differs from
 Cognito the test says so (docs/local-stack.md).
+
+These are the plain API calls of docs/deploying.md ("How a client signs in"), the same cases as
+examples/web/test/amplify.test.mjs makes through Amplify: a break in both is the function's, in
+Amplify's alone is Amplify's.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import urllib.parse
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import PASSWORD, code_in, make_user, wait_out_cooldown
+from conftest import PASSWORD, code_in, make_user, wait_until
 from pycognito.aws_srp import AWSSRP
 
-MAX_ATTEMPTS = 3  # the template's default
+# The token every error of the function starts its message with; Cognito (and the emulator) wrap
+# the message, so clients search for it.
+TOKEN = re.compile(r"\bOTP_[A-Z_]+\b")
+TOO_MANY_ATTEMPTS = "OTP_TOO_MANY_ATTEMPTS: Too many wrong codes. Please wait a minute, then sign in again for a new code."
 
 
 def start_passwordless(stack, idp, email: str) -> dict:
@@ -37,6 +44,26 @@ def answer(stack, idp, challenge: dict, email: str, code: str, metadata: dict | 
     )
 
 
+def resend(stack, idp, challenge: dict, email: str) -> dict:
+    """The resend of docs/deploying.md: any ANSWER (not checked, not counted) with action=resend."""
+    return answer(stack, idp, challenge, email, "resend", {"action": "resend"})
+
+
+def public(challenge: dict) -> dict:
+    """A CUSTOM_CHALLENGE round's public parameters, each checked for its shape."""
+    assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE" and "AuthenticationResult" not in challenge
+    p = challenge["ChallengeParameters"]
+    assert p["delivery"] == "EMAIL" and p["codeLength"] == "6"
+    for k in ("sentAt", "expiresAt", "attemptsLeft", "resendAfter"):
+        assert re.fullmatch(r"[0-9]+", p.get(k, "")), f"{k} is a whole number of seconds or attempts: {p.get(k)!r}"
+    return p
+
+
+def token_of(e: ClientError) -> str | None:
+    found = TOKEN.search(e.response["Error"].get("Message", ""))
+    return found.group(0) if found else None
+
+
 def wrong(code: str) -> str:
     """A code of the same length that is not `code`."""
     return "".join(str((int(c) + 1) % 10) for c in code)
@@ -53,20 +80,22 @@ def error_code(e: ClientError) -> str:
     return e.response["Error"]["Code"]
 
 
-def test_passwordless_a_wrong_answer_then_the_right_one(stack, idp, mailbox, user):
+def test_passwordless_a_wrong_answer_then_the_right_one(stack, idp, mailbox, user, max_attempts, cooldown):
     first = start_passwordless(stack, idp, user)
-    params = first["ChallengeParameters"]
-    assert first["ChallengeName"] == "CUSTOM_CHALLENGE"
+    params = public(first)
     assert params["destination"] == f"{user[0]}***@e***.test"
-    assert params["codeLength"] == "6"
+    assert params["attemptsLeft"] == str(max_attempts), "a fresh code in a fresh sign-in: MAX_ATTEMPTS"
+    assert params["resendAfter"] == str(int(params["sentAt"]) + cooldown), "Resend from sentAt + the cooldown"
     assert len(mailbox.to(user)) == 1
     code = mailbox.code(user)
     assert code not in json.dumps(first), "the code must exist only in the email"
 
     again = answer(stack, idp, first, user, wrong(code))
-    assert again["ChallengeName"] == "CUSTOM_CHALLENGE" and "AuthenticationResult" not in again
+    retry = public(again)
+    assert retry["attemptsLeft"] == str(max_attempts - 1), "one attempt fewer"
     # The same code, still: no second email for a typo.
-    assert again["ChallengeParameters"]["expiresAt"] == params["expiresAt"]
+    for k in ("sentAt", "expiresAt", "resendAfter"):
+        assert retry[k] == params[k], k
     assert len(mailbox.to(user)) == 1
 
     done = answer(stack, idp, again, user, code)
@@ -74,49 +103,59 @@ def test_passwordless_a_wrong_answer_then_the_right_one(stack, idp, mailbox, use
     assert claims(tokens["IdToken"])["email"] == user
 
 
-def test_max_attempts_wrong_answers_end_the_sign_in_and_lock_the_code(stack, idp, mailbox, user):
+def test_max_attempts_wrong_answers_end_the_sign_in_with_the_token_and_lock_the_code(stack, idp, mailbox, user, max_attempts):
     challenge = start_passwordless(stack, idp, user)
     code = mailbox.code(user)
-    for n in range(1, MAX_ATTEMPTS):
+    for left in range(max_attempts - 1, 0, -1):
         challenge = answer(stack, idp, challenge, user, wrong(code))
-        assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE", f"round {n + 1} still offered"
+        assert public(challenge)["attemptsLeft"] == str(left)
     with pytest.raises(ClientError) as refused:
         answer(stack, idp, challenge, user, wrong(code))
-    assert error_code(refused.value) == "NotAuthorizedException"
+    # The function's own error, which a screen can tell from Cognito's wrong password.
+    assert token_of(refused.value) == "OTP_TOO_MANY_ATTEMPTS", str(refused.value)
+    assert error_code(refused.value) != "NotAuthorizedException"
+    # The sign-in is over: the right code gets no tokens in it.
+    with pytest.raises(ClientError):
+        answer(stack, idp, challenge, user, code)
     # A new sign-in within the cooldown gets the lockout brake, not the exhausted code again.
     with pytest.raises(ClientError) as locked:
         start_passwordless(stack, idp, user)
-    assert "Too many wrong codes" in str(locked.value)
+    assert token_of(locked.value) == "OTP_TOO_MANY_ATTEMPTS", str(locked.value)
     assert len(mailbox.to(user)) == 1, "no email for a locked code"
 
 
-def test_resend_keeps_the_code_in_the_cooldown_then_mails_a_new_one(stack, idp, mailbox, user):
+def test_resend_keeps_the_code_in_the_cooldown_then_mails_a_new_one(stack, idp, mailbox, user, max_attempts, cooldown):
     challenge = start_passwordless(stack, idp, user)
-    sent_at = time.time()
+    first = public(challenge)
     first_code = mailbox.code(user)
 
-    kept = answer(stack, idp, challenge, user, "resend", {"action": "resend"})
-    assert kept["ChallengeName"] == "CUSTOM_CHALLENGE"
-    assert kept["ChallengeParameters"]["expiresAt"] == challenge["ChallengeParameters"]["expiresAt"]
+    kept = resend(stack, idp, challenge, user)
+    assert time.time() < int(first["resendAfter"]), "still inside the cooldown"
+    for k in ("sentAt", "expiresAt", "resendAfter", "attemptsLeft"):
+        assert public(kept)[k] == first[k], f"inside the cooldown the code stays, not counted: {k}"
     assert len(mailbox.to(user)) == 1, "a resend within the cooldown sends nothing"
 
-    wait_out_cooldown(stack, sent_at)
-    resent = answer(stack, idp, kept, user, "resend", {"action": "resend"})
-    assert len(mailbox.to(user)) == 2, "a resend after the cooldown mails a new code"
+    wait_until(first["resendAfter"])
+    resent = resend(stack, idp, kept, user)
+    params = public(resent)
+    assert len(mailbox.to(user)) == 2, "a resend from resendAfter on mails a new code"
     new_code = mailbox.code(user)
     assert new_code != first_code
-    assert int(resent["ChallengeParameters"]["expiresAt"]) > int(challenge["ChallengeParameters"]["expiresAt"])
+    assert int(params["sentAt"]) >= int(first["resendAfter"]), "sentAt moved to the new email"
+    assert params["resendAfter"] == str(int(params["sentAt"]) + cooldown)
+    assert int(params["expiresAt"]) > int(first["expiresAt"])
+    assert params["attemptsLeft"] == str(max_attempts), "neither resend counted as an attempt"
 
-    # The replaced code no longer works; the new one does. Neither resend counted as an attempt.
+    # The replaced code no longer works; the new one does.
     after_old = answer(stack, idp, resent, user, first_code)
-    assert "AuthenticationResult" not in after_old
+    assert public(after_old)["attemptsLeft"] == str(max_attempts - 1)
     done = answer(stack, idp, after_old, user, new_code)
     assert "AuthenticationResult" in done
 
 
-def test_a_new_sign_in_after_the_cooldown_reuses_the_mailed_code_and_sends_nothing(stack, idp, mailbox, user):
+def test_a_new_sign_in_after_the_cooldown_reuses_the_mailed_code_and_sends_nothing(stack, idp, mailbox, user, max_attempts):
     first = start_passwordless(stack, idp, user)
-    params = first["ChallengeParameters"]
+    params = public(first)
     issued = time.time()
     sent_at, expires_at = int(params["sentAt"]), int(params["expiresAt"])
     assert abs(sent_at - issued) <= 5, "sentAt is when the code was mailed (Unix seconds)"
@@ -125,10 +164,13 @@ def test_a_new_sign_in_after_the_cooldown_reuses_the_mailed_code_and_sends_nothi
     code = mailbox.code(user)
 
     # A new sign-in once the resend cooldown is over, the code still valid: the same code, no email.
-    wait_out_cooldown(stack, issued)
+    wait_until(params["resendAfter"])
     second = start_passwordless(stack, idp, user)
-    assert second["ChallengeParameters"]["sentAt"] == params["sentAt"], "sentAt stays the first email's"
-    assert second["ChallengeParameters"]["expiresAt"] == params["expiresAt"]
+    reused = public(second)
+    assert reused["sentAt"] == params["sentAt"], "sentAt stays the first email's"
+    assert reused["expiresAt"] == params["expiresAt"]
+    assert reused["attemptsLeft"] == str(max_attempts), "a fresh sign-in, a code with no wrong answer"
+    assert int(reused["resendAfter"]) <= time.time(), "resendAfter is past: Resend would mail a new code at once"
     assert len(mailbox.to(user)) == 1, "a new sign-in while the mailed code is valid sends nothing"
 
     # The first email's code signs in the new session.
@@ -238,7 +280,9 @@ def test_mfa_a_wrong_password_sends_nothing(stack, idp, mailbox, user):
             Session=start.get("Session"),
             ChallengeResponses=srp.process_challenge(start["ChallengeParameters"], {"USERNAME": user}),
         )
+    # Cognito's own refusal: the function's errors carry a token, this one does not.
     assert error_code(refused.value) == "NotAuthorizedException"
+    assert token_of(refused.value) is None
     assert mailbox.to(user) == []
 
 
@@ -273,18 +317,23 @@ def test_emulator_difference_unknown_user_is_refused_before_the_triggers(stack, 
     assert error_code(refused.value) == "UserNotFoundException"
 
 
-def test_emulator_difference_trigger_errors_are_wrapped_as_invalid_lambda_response(stack, idp, mailbox, user):
-    """Cognito: UserLambdaValidationException "CreateAuthChallenge failed with error <text>"."""
+def test_emulator_difference_trigger_errors_are_wrapped_as_invalid_lambda_response(stack, idp, mailbox, user, max_attempts):
+    """Cognito: UserLambdaValidationException "CreateAuthChallenge failed with error <message>."
+    The emulator: InvalidLambdaResponseException "CreateAuthChallenge returned error: {...}" with
+    the function's message inside. Either way the message holds the token and its text."""
     challenge = start_passwordless(stack, idp, user)
     code = mailbox.code(user)
-    for _ in range(MAX_ATTEMPTS - 1):
+    for _ in range(max_attempts - 1):
         challenge = answer(stack, idp, challenge, user, wrong(code))
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as ended:
         answer(stack, idp, challenge, user, wrong(code))
     with pytest.raises(ClientError) as locked:
         start_passwordless(stack, idp, user)
-    assert error_code(locked.value) == "InvalidLambdaResponseException"
-    assert "CodeLocked" in str(locked.value)
+    for refused in (ended.value, locked.value):
+        assert error_code(refused) == "InvalidLambdaResponseException"
+        message = refused.response["Error"]["Message"]
+        assert message.startswith("CreateAuthChallenge returned error: {"), message
+        assert f"'errorMessage': '{TOO_MANY_ATTEMPTS}'" in message, message
 
 
 def test_the_state_lives_in_the_store_the_stack_chose(stack, idp, mailbox, user):

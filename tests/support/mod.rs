@@ -15,6 +15,16 @@ pub mod moto;
 pub mod pool;
 pub mod world;
 
+/// What the client gets at the end of a sign-in's `MAX_ATTEMPTS`-th wrong code (and at a new
+/// sign-in while the exhausted code is locked): Create's refusal, with its token.
+pub const TOO_MANY_WRONG_CODES: &str = "CreateAuthChallenge failed with error OTP_TOO_MANY_ATTEMPTS: \
+     Too many wrong codes. Please wait a minute, then sign in again for a new code.";
+
+/// [`TOO_MANY_WRONG_CODES`] as the simulator reports it.
+pub fn too_many_wrong_codes() -> cognito_email_otp::simulator::SignInError {
+    cognito_email_otp::simulator::SignInError::TriggerFailed(TOO_MANY_WRONG_CODES.into())
+}
+
 /// A clock that says whatever the test sets.
 #[derive(Debug, Default)]
 pub struct TestClock(pub std::sync::atomic::AtomicU32);

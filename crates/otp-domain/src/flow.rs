@@ -4,6 +4,14 @@
 //! does not allow fails authentication, so a client cannot skip the password, replay a failed step,
 //! or smuggle in a challenge we did not ask for.
 //!
+//! A sign-in that runs out of answers (`MAX_ATTEMPTS` wrong codes) or of rounds is not failed here:
+//! `failAuthentication` only ever reaches the user as "Incorrect username or password", which a
+//! passwordless user never typed. Define asks for one more round instead
+//! ([`DefineDecision::EndInCreate`]), and Create, deciding the same way on the same session
+//! ([`session_end`]), refuses it with an error the user can read. No answer is taken in that
+//! round: Create issues nothing, so Cognito has no challenge to return. Should a round be answered
+//! beyond the limit all the same, Define fails it and never issues tokens for it.
+//!
 //! A password-first sign-in of a user without a permanent password (`cognito:user_status`
 //! `FORCE_CHANGE_PASSWORD` or `RESET_REQUIRED`) is refused before Cognito checks the password:
 //! what Cognito does with such a user in a custom flow after the password step is undocumented,
@@ -163,6 +171,28 @@ pub enum DefineDecision {
     /// A password-first sign-in of a user without a permanent password: refused with a message the
     /// user can act on (a trigger error, which Cognito shows), before any password step.
     PasswordChangeRequired(PasswordChange),
+    /// The sign-in is over: ask for one more custom round, which Create refuses with a message
+    /// the user can read (see the module docs).
+    EndInCreate(SessionEnd),
+}
+
+/// Why a sign-in ends with Create's refusal rather than Define's failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// `MAX_ATTEMPTS` wrong answers in this sign-in.
+    TooManyAttempts,
+    /// As many rounds as `MAX_ATTEMPTS` wrong answers and `SEND_LIMIT` resends allow.
+    TooManyRounds,
+}
+
+impl SessionEnd {
+    /// A stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::TooManyRounds => "too_many_rounds",
+        }
+    }
 }
 
 /// Why a sign-in fails at Define. Logged, never shown: Cognito only says "not authorized".
@@ -180,11 +210,12 @@ pub enum FailReason {
     UnexpectedChallenge,
     /// A successful custom round that was not the last one.
     SuccessNotLast,
-    /// `MAX_ATTEMPTS` wrong answers in this session.
+    /// A round was answered after `MAX_ATTEMPTS` wrong answers (Create refuses that round, so
+    /// this is the second guard).
     TooManyAttempts,
-    /// More rounds than wrong answers and resends can explain.
+    /// A round was answered after the last round the limits allow (likewise a second guard).
     TooManyRounds,
-    /// An unknown user's decoy challenge ran out of attempts.
+    /// An unknown user's decoy round was answered correctly, which Verify never does.
     DecoyExhausted,
 }
 
@@ -280,7 +311,14 @@ fn decide_custom_rounds(ctx: &DefineContext, rounds: &[Round]) -> DefineDecision
     if earlier.iter().any(|r| r.succeeded) {
         return Fail(FailReason::SuccessNotLast);
     }
+    let wrong = wrong_answers(rounds, ctx.resend_requested);
+    let max = usize::from(ctx.max_attempts);
     if last.succeeded {
+        // Create refuses the round after the last wrong answer; a right answer to a round that
+        // got past it all the same signs no one in.
+        if wrong >= max {
+            return Fail(FailReason::TooManyAttempts);
+        }
         // Verify never accepts a decoy answer; refuse tokens for one all the same.
         return if ctx.user_not_found {
             Fail(FailReason::DecoyExhausted)
@@ -288,38 +326,64 @@ fn decide_custom_rounds(ctx: &DefineContext, rounds: &[Round]) -> DefineDecision
             IssueTokens
         };
     }
-    // A failed round is a wrong answer unless the round after it says it was a resend, or (for
-    // the last round) this very call asks for one.
-    let wrong = rounds
+    // Real users and decoys end alike, so the ending tells nothing about the account.
+    match wrong.cmp(&max) {
+        std::cmp::Ordering::Greater => return Fail(FailReason::TooManyAttempts),
+        std::cmp::Ordering::Equal => return EndInCreate(SessionEnd::TooManyAttempts),
+        std::cmp::Ordering::Less => {}
+    }
+    // Resends are bounded by the send limit anyway; this bounds a session that loops on them.
+    match rounds.len().cmp(&(max + usize::from(ctx.send_limit))) {
+        std::cmp::Ordering::Greater => Fail(FailReason::TooManyRounds),
+        std::cmp::Ordering::Equal => EndInCreate(SessionEnd::TooManyRounds),
+        std::cmp::Ordering::Less => CustomChallenge,
+    }
+}
+
+/// The wrong answers among a sign-in's custom rounds: every failed round, unless the round after
+/// it says it was a resend or (for the last round) this very call asks for one.
+fn wrong_answers(rounds: &[Round], resend_requested: bool) -> usize {
+    rounds
         .iter()
         .enumerate()
         .filter(|(i, r)| {
             !r.succeeded
                 && !match rounds.get(i + 1) {
                     Some(next) => next.follows_resend(),
-                    None => ctx.resend_requested,
+                    None => resend_requested,
                 }
         })
-        .count();
-    if wrong >= usize::from(ctx.max_attempts) {
-        return Fail(if ctx.user_not_found {
-            FailReason::DecoyExhausted
-        } else {
-            FailReason::TooManyAttempts
-        });
+        .count()
+}
+
+/// How the sign-in `session` ends, if it does: Create refuses its round when this is `Some`.
+/// Decided exactly as Define decided before asking for the round (Create is handed the same
+/// session and the same client metadata), so the two cannot disagree.
+pub fn session_end(ctx: &DefineContext, session: &[Round]) -> Option<SessionEnd> {
+    match decide(ctx, session) {
+        DefineDecision::EndInCreate(end) => Some(end),
+        _ => None,
     }
-    // Resends are bounded by the send limit anyway; this bounds a session that loops on them.
-    if rounds.len() >= usize::from(ctx.max_attempts) + usize::from(ctx.send_limit) {
-        return Fail(FailReason::TooManyRounds);
-    }
-    CustomChallenge
+}
+
+/// The wrong answers this sign-in still takes (public `attemptsLeft`, with the code's own count):
+/// `MAX_ATTEMPTS` less its wrong answers so far, counted as [`decide`] counts them.
+pub fn attempts_left(ctx: &DefineContext, session: &[Round]) -> u8 {
+    let custom: Vec<Round> = session
+        .iter()
+        .filter(|r| r.kind == ChallengeKind::Custom)
+        .cloned()
+        .collect();
+    let wrong = wrong_answers(&custom, ctx.resend_requested);
+    ctx.max_attempts
+        .saturating_sub(u8::try_from(wrong).unwrap_or(u8::MAX))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ChallengeKind::{Custom, Other, PasswordVerifier as Pv, SrpA};
-    use DefineDecision::{CustomChallenge, Fail, IssueTokens, PasswordVerifier};
+    use DefineDecision::{CustomChallenge, EndInCreate, Fail, IssueTokens, PasswordVerifier};
 
     fn ctx(flow: AuthFlow) -> DefineContext {
         DefineContext {
@@ -368,8 +432,15 @@ mod tests {
         assert_eq!(decide(&c, &mfa(&[false, false, true])), IssueTokens);
         assert_eq!(
             decide(&c, &mfa(&[false, false, false])),
-            Fail(FailReason::TooManyAttempts)
+            EndInCreate(SessionEnd::TooManyAttempts)
         );
+        // Rounds that got past Create's refusal: never tokens.
+        for last in [false, true] {
+            assert_eq!(
+                decide(&c, &mfa(&[false, false, false, last])),
+                Fail(FailReason::TooManyAttempts)
+            );
+        }
     }
 
     #[test]
@@ -437,6 +508,22 @@ mod tests {
         assert_eq!(decide(&c, &s(&[(Custom, true)])), IssueTokens);
         assert_eq!(
             decide(&c, &s(&[(Custom, false), (Custom, false), (Custom, false)])),
+            EndInCreate(SessionEnd::TooManyAttempts)
+        );
+        assert_eq!(
+            decide(&c, &s(&[(Custom, false), (Custom, false), (Custom, true)])),
+            IssueTokens
+        );
+        assert_eq!(
+            decide(
+                &c,
+                &s(&[
+                    (Custom, false),
+                    (Custom, false),
+                    (Custom, false),
+                    (Custom, true)
+                ])
+            ),
             Fail(FailReason::TooManyAttempts)
         );
         assert_eq!(
@@ -600,9 +687,10 @@ mod tests {
             decide(&c, &s(&[(Custom, false), (Custom, false)])),
             CustomChallenge
         );
+        // A decoy ends exactly as a real user does.
         assert_eq!(
             decide(&c, &s(&[(Custom, false), (Custom, false), (Custom, false)])),
-            Fail(FailReason::DecoyExhausted)
+            EndInCreate(SessionEnd::TooManyAttempts)
         );
         assert_eq!(
             decide(&c, &s(&[(Custom, true)])),
@@ -692,7 +780,10 @@ mod tests {
             r(Custom, false),
             resent(false),
         ];
-        assert_eq!(decide(&c, &session), Fail(FailReason::TooManyAttempts));
+        assert_eq!(
+            decide(&c, &session),
+            EndInCreate(SessionEnd::TooManyAttempts)
+        );
         let session = vec![r(Custom, false), r(Custom, false), resent(false)];
         assert_eq!(decide(&c, &session), CustomChallenge);
         let session = vec![r(Custom, false), resent(true)];
@@ -711,7 +802,65 @@ mod tests {
             assert_eq!(decide(&c, &session), CustomChallenge, "{}", session.len());
             session.push(resent(false));
         }
+        assert_eq!(decide(&c, &session), EndInCreate(SessionEnd::TooManyRounds));
+        session.push(resent(false));
         assert_eq!(decide(&c, &session), Fail(FailReason::TooManyRounds));
+    }
+
+    /// Create refuses exactly the round Define asked for to end the sign-in, for the same reason.
+    #[test]
+    fn create_ends_the_sign_ins_define_ends() {
+        let c = ctx(AuthFlow::Both);
+        assert_eq!(session_end(&c, &mfa(&[false, false])), None);
+        assert_eq!(
+            session_end(&c, &mfa(&[false, false, false])),
+            Some(SessionEnd::TooManyAttempts)
+        );
+        assert_eq!(
+            session_end(&c, &s(&[(Custom, false), (Custom, false), (Custom, false)])),
+            Some(SessionEnd::TooManyAttempts)
+        );
+        // A failure is not an ending Create makes (Define has already failed the sign-in).
+        assert_eq!(session_end(&c, &mfa(&[false, false, false, false])), None);
+        let c = DefineContext {
+            resend_requested: true,
+            ..c
+        };
+        let mut session = vec![r(Custom, false)];
+        session.extend((1..8).map(|_| resent(false)));
+        assert_eq!(session_end(&c, &session), Some(SessionEnd::TooManyRounds));
+        assert_eq!(SessionEnd::TooManyAttempts.as_str(), "too_many_attempts");
+        assert_eq!(SessionEnd::TooManyRounds.as_str(), "too_many_rounds");
+    }
+
+    #[test]
+    fn attempts_left_counts_wrong_answers_only() {
+        let c = ctx(AuthFlow::Both);
+        assert_eq!(attempts_left(&c, &[]), 3);
+        // Password rounds are not answers to a code.
+        assert_eq!(attempts_left(&c, &mfa(&[])), 3);
+        assert_eq!(attempts_left(&c, &mfa(&[false])), 2);
+        assert_eq!(
+            attempts_left(&c, &s(&[(Custom, false), (Custom, false)])),
+            1
+        );
+        assert_eq!(
+            attempts_left(&c, &s(&[(Custom, false), (Custom, false), (Custom, false)])),
+            0
+        );
+        // A round followed by a resend is not a wrong answer, nor is the last one when this call
+        // asks for a resend.
+        assert_eq!(attempts_left(&c, &[r(Custom, false), resent(false)]), 2);
+        let resend = DefineContext {
+            resend_requested: true,
+            ..c
+        };
+        assert_eq!(
+            attempts_left(&resend, &[r(Custom, false), resent(false)]),
+            3
+        );
+        let many: Vec<Round> = (0..300).map(|_| r(Custom, false)).collect();
+        assert_eq!(attempts_left(&c, &many), 0);
     }
 
     #[test]

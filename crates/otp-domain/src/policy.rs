@@ -167,6 +167,27 @@ fn recent_sends<'a>(limits: &Limits, now: u32, sends: &'a [u32]) -> impl Iterato
     sends.iter().filter(move |&&t| t > since)
 }
 
+/// When a resend will mail a new code (public `resendAfter`), Unix seconds: once the active code
+/// is `RESEND_COOLDOWN_SECONDS` old, and, when `SEND_LIMIT` sends already count in the window, once
+/// enough of them have left it for one more. A time at or before `now` means at once. It mirrors
+/// [`decide_create`] for a resend of the same code to the same address.
+pub fn resend_after(limits: &Limits, now: u32, state: &ChallengeState) -> u32 {
+    let cooled = state
+        .active
+        .as_ref()
+        .map_or(now, |a| a.issued_at.saturating_add(limits.cooldown));
+    let mut recent: Vec<u32> = recent_sends(limits, now, &state.sends).copied().collect();
+    recent.sort_unstable();
+    // A send stops counting `SEND_WINDOW_SECONDS` after it went out; one more send is allowed
+    // when fewer than `SEND_LIMIT` still count, that is when the oldest `len - limit + 1` are out.
+    let freed = recent
+        .len()
+        .checked_sub(usize::from(limits.send_limit))
+        .and_then(|i| recent.get(i))
+        .map_or(0, |t| t.saturating_add(limits.send_window));
+    cooled.max(freed)
+}
+
 /// A freshly issued code and the state to store before sending it.
 #[derive(Debug)]
 pub struct Issued {
@@ -420,6 +441,45 @@ mod tests {
         let d = code.expose_digits();
         let first = if d.starts_with('0') { '1' } else { '0' };
         format!("{first}{}", &d[1..])
+    }
+
+    /// `resendAfter` is exactly the first second at which a resend of the same code issues a new
+    /// one, checked against [`decide_create`] itself.
+    #[test]
+    fn resend_after_is_when_decide_create_first_issues_on_a_resend() {
+        let l = limits();
+        let resend_at = |state: &ChallengeState, from: u32| {
+            (from..from + 2 * l.send_window)
+                .find(|&t| {
+                    let c = CreateContext {
+                        resend_requested: true,
+                        first_round: false,
+                        ..ctx(t)
+                    };
+                    matches!(decide_create(&l, &c, Some(state)), CreateDecision::Issue(_))
+                })
+                .expect("a resend issues eventually")
+        };
+        // One send: the cooldown alone.
+        let one = issued_at(NOW).state;
+        assert_eq!(resend_after(&l, NOW, &one), NOW + l.cooldown);
+        assert_eq!(resend_at(&one, NOW), NOW + l.cooldown);
+        // The limit reached, sends spread over the window: when the oldest leaves it.
+        let mut full = issued_at(NOW).state;
+        full.sends = vec![NOW - 3000, NOW - 2000, NOW - 1000, NOW - 500, NOW];
+        assert_eq!(resend_after(&l, NOW, &full), NOW - 3000 + l.send_window);
+        assert_eq!(resend_at(&full, NOW), NOW - 3000 + l.send_window);
+        // Out of order, and with sends already out of the window: only the counted ones matter.
+        full.sends = vec![NOW, NOW - 100, NOW - 5000, NOW - 300, NOW - 200, NOW - 400];
+        assert_eq!(resend_after(&l, NOW, &full), NOW - 400 + l.send_window);
+        assert_eq!(resend_at(&full, NOW), NOW - 400 + l.send_window);
+        // Six counted sends (the limit lowered since): two must leave.
+        full.sends = vec![NOW - 600, NOW - 500, NOW - 400, NOW - 300, NOW - 200, NOW];
+        assert_eq!(resend_after(&l, NOW, &full), NOW - 500 + l.send_window);
+        assert_eq!(resend_at(&full, NOW), NOW - 500 + l.send_window);
+        // No active code: the window alone; nothing to wait for without sends.
+        let none = ChallengeState::default();
+        assert_eq!(resend_after(&l, NOW, &none), NOW);
     }
 
     #[test]

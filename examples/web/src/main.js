@@ -1,34 +1,40 @@
 // The example sign-in page: email, optional password, then a one-time code from the email.
-// It calls the user pool with amazon-cognito-identity-js, as a browser app would:
-//   passwordless: InitiateAuth CUSTOM_AUTH (USERNAME only)          -> CUSTOM_CHALLENGE
-//   mfa:          InitiateAuth CUSTOM_AUTH + SRP_A, PASSWORD_VERIFIER -> CUSTOM_CHALLENGE
-//   then RespondToAuthChallenge with the code (or ClientMetadata action=resend) until tokens.
+// It signs in with Amplify JS v6 (aws-amplify/auth), as a browser app would:
+//   passwordless: signIn CUSTOM_WITHOUT_SRP (InitiateAuth CUSTOM_AUTH, USERNAME only) -> CUSTOM_CHALLENGE
+//   mfa:          signIn CUSTOM_WITH_SRP (InitiateAuth CUSTOM_AUTH + SRP_A, PASSWORD_VERIFIER) -> CUSTOM_CHALLENGE
+//   then confirmSignIn with the code (or a resend through clientMetadata action=resend) until tokens.
 // A one-click link from a passwordless email (#username=…&code=…&expiresAt=…) runs the same
 // passwordless sign-in and answers with the link's code, if that code is still the current one,
 // for an account the user chose: one this browser signed in to before, or the address they type.
-import {
-  AuthenticationDetails,
-  CognitoUser,
-  CognitoUserPool,
-} from 'amazon-cognito-identity-js';
+import { Amplify } from 'aws-amplify';
+import { confirmSignIn, fetchAuthSession, signIn, signOut } from 'aws-amplify/auth';
+import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 
-// The triggers' fixed error texts (docs/operations.md). Cognito wraps them differently (AWS:
-// "CreateAuthChallenge failed with error <text>"; the emulator: "...'errorMessage': '<text>'"),
-// so the page looks for the text itself and shows only that.
-const TRIGGER_TEXTS = [
-  'Too many codes were requested. Please wait a while before trying again.',
-  'Too many wrong codes. Please wait a minute, then sign in again for a new code.',
-  'We could not send your code. Please try again in a minute.',
-  'We could not complete your sign-in. Please try again in a minute.',
-  'This account has no email address for sign-in codes.',
-  'The sign-in request could not be processed. Please try again.',
-];
+// Every error the function returns starts with a stable token (docs/deploying.md, "Errors a
+// sign-in screen shows"). Cognito wraps it (AWS: "CreateAuthChallenge failed with error <token>:
+// <text>."; the emulator: "...'errorMessage': '<token>: <text>'..."), so the page finds the token
+// and shows its own text for it.
+const TOKEN = /\bOTP_[A-Z_]+\b/;
+const TOKEN_TEXTS = {
+  OTP_TOO_MANY_ATTEMPTS: 'Too many wrong codes. Please wait a minute, then sign in again for a new code.',
+  OTP_TOO_MANY_CODES: 'Too many codes were requested. Please wait a while before trying again.',
+  OTP_EMAIL_NOT_SENT: 'We could not send your code. Please try again in a minute.',
+  OTP_TRY_AGAIN: 'We could not complete your sign-in. Please try again in a minute.',
+  OTP_TEMPORARY_PASSWORD: 'This account still has a temporary password. An administrator must set a permanent password before you can sign in.',
+  OTP_PASSWORD_RESET_REQUIRED: "This account's password must be reset. An administrator must set a new password before you can sign in.",
+  OTP_SIGNUP_NOT_ALLOWED: 'Sign-up is not available for this email address.',
+  OTP_DOMAIN_NOT_ALLOWED: "Sign-in codes are not sent to this email address's domain.",
+  OTP_NO_EMAIL: 'This account has no email address for sign-in codes.',
+  OTP_INVALID_REQUEST: 'The sign-in request could not be processed. Please try again.',
+};
 
 const MSG = {
-  wrongCode: "That code isn't right. Check the email and try again.",
+  wrongCode: (left) => `That code isn't right. ${left === 1 ? '1 attempt' : `${left} attempts`} left.`,
+  codeReplaced: (to) => `That code had expired, so we sent a new one to ${to}. Enter the new code.`,
   expired: 'This code has expired. Use Resend to get a new one.',
-  tooMany: 'Too many wrong codes. Sign in again to get a new code.',
   wrongPassword: 'That email and password do not match. Check them and try again.',
+  ended: 'This sign-in has ended. Sign in again to get a new code.',
+  generic: 'We could not sign you in. Please try again in a minute.',
   network: 'Could not reach the sign-in service. Check your connection and try again.',
   noConfig: 'This page could not load its configuration (config.json).',
   linkExpired: 'This sign-in link has expired. Enter your email to get a new code.',
@@ -41,6 +47,9 @@ const MSG = {
 // A challenge whose code was sent longer ago than this reuses a code mailed before (a new
 // sign-in while that code is valid sends no email), and the page says so.
 const REUSED_AFTER_SECONDS = 10;
+// Up to this long, the Resend button counts down in seconds; a longer wait (the send limit) is
+// shown as the time it ends.
+const COUNTDOWN_SECONDS = 120;
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -52,20 +61,19 @@ const el = {
   done: $('done'), who: $('who'), signOut: $('sign-out'),
 };
 
-// Tokens stay in this object only: identity-js would otherwise cache them in localStorage,
-// and an example should not leave sessions behind in the browser. (localStorage keeps only
-// which accounts signed in here, for links: see knownAccounts.)
+// Tokens stay in this map only: Amplify would otherwise keep them in localStorage, and an example
+// should not leave sessions behind in the browser. (localStorage keeps only which accounts signed
+// in here, for links: see knownAccounts.)
 const memory = new Map();
-const storage = {
-  setItem: (k, v) => memory.set(k, v),
-  getItem: (k) => memory.get(k) ?? null,
-  removeItem: (k) => memory.delete(k),
-  clear: () => memory.clear(),
+const inMemory = {
+  setItem: async (k, v) => { memory.set(k, v); },
+  getItem: async (k) => memory.get(k) ?? null,
+  removeItem: async (k) => { memory.delete(k); },
+  clear: async () => { memory.clear(); },
 };
 
-let config;      // from ./config.json
-let pool;        // CognitoUserPool
-let user;        // the CognitoUser of the sign-in in progress (it holds the Session)
+let ready = false; // Amplify is configured (config.json loaded)
+let signingInAs; // the name the sign-in in progress was started with (Amplify holds its Session)
 let challenge;   // the current CUSTOM_CHALLENGE parameters
 let cooldownEnd = 0; // ms: Resend stays disabled until then
 let expiredShown = false; // the expired message is shown once per code
@@ -140,16 +148,21 @@ function show(step) {
 
 function setBusy(on) {
   busy = on;
-  el.startSubmit.disabled = on || !pool;
+  el.startSubmit.disabled = on || !ready;
   el.codeSubmit.disabled = on;
   el.restart.disabled = on;
   tick(); // the Resend button depends on `busy` too
 }
 
-const mmss = (s) => `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+const pad2 = (n) => String(n).padStart(2, '0');
+const mmss = (s) => `${Math.floor(s / 60)}:${pad2(s % 60)}`;
+const hhmm = (unixSeconds) => {
+  const when = new Date(unixSeconds * 1000);
+  return `${pad2(when.getHours())}:${pad2(when.getMinutes())}`;
+};
 
-// Once a second: the code's remaining validity and the Resend cooldown. expiresAt is the
-// server's clock; a client clock that is off by a few seconds shifts the countdown as much.
+// Once a second: the code's remaining validity and the Resend countdown. Both times are the
+// server's clock; a client clock that is off by a few seconds shifts them as much.
 function tick() {
   if (!challenge) return;
   const left = Number(challenge.expiresAt) - Math.floor(Date.now() / 1000);
@@ -162,37 +175,32 @@ function tick() {
   }
   const wait = Math.ceil((cooldownEnd - Date.now()) / 1000);
   el.resend.disabled = busy || wait > 0;
-  el.resend.textContent = wait > 0 ? `Resend in ${wait} s` : 'Resend code';
+  el.resend.textContent = wait <= 0 ? 'Resend code'
+    : wait <= COUNTDOWN_SECONDS ? `Resend in ${wait} s` : `Resend at ${hhmm(cooldownEnd / 1000)}`;
 }
 setInterval(tick, 1000);
 
-// ---- identity-js, promisified ----
+// ---- Amplify's answers and errors ----
 
-// Every call ends in one callback; turn that into a promise of {challenge} or {session},
-// rejecting with the error. Challenges this pool does not use (a new password, SMS or TOTP)
-// are refused here rather than left to identity-js, which would throw calling a missing callback.
-function call(start) {
-  return new Promise((resolve, reject) => {
-    const unsupported = () => reject(new Error('This account needs a sign-in step this page does not support.'));
-    start({
-      onSuccess: (session) => resolve({ session }),
-      onFailure: reject,
-      customChallenge: (params) => resolve({ challenge: params }),
-      newPasswordRequired: unsupported, mfaRequired: unsupported, totpRequired: unsupported,
-      selectMFAType: unsupported, mfaSetup: unsupported,
-    });
-  });
+// What signIn and confirmSignIn resolve to: tokens, or the next CUSTOM_CHALLENGE with its public
+// parameters. Any other step (a new password, SMS or TOTP, set up of MFA) is one this pool does
+// not use, and the page does not offer it.
+function outcome(result) {
+  const step = result.nextStep.signInStep;
+  if (step === 'DONE') return { done: true };
+  if (step === 'CONFIRM_SIGN_IN_WITH_CUSTOM_CHALLENGE') return { challenge: result.nextStep.additionalInfo ?? {} };
+  throw new Error('This account needs a sign-in step this page does not support.');
 }
 
-function triggerText(err) {
-  const message = String(err && err.message);
-  return TRIGGER_TEXTS.find((t) => message.includes(t));
+/** The stable token in an error's message (OTP_…), or undefined for an error of Cognito's own. */
+function tokenIn(err) {
+  return String(err?.message ?? '').match(TOKEN)?.[0];
 }
 
 // ---- the steps ----
 
 function startOver(errorText) {
-  user = undefined;
+  signingInAs = undefined;
   challenge = undefined;
   linkToAnswer = undefined;
   el.passwordField.hidden = false;
@@ -204,55 +212,55 @@ function startOver(errorText) {
   el.email.focus();
 }
 
-const pad2 = (n) => String(n).padStart(2, '0');
-
 // "We sent a 6-digit code to m***@e***.test at 10:42." (local time). A code sent well before
 // this challenge came was mailed for an earlier sign-in and is still valid: no new email came,
 // so the page says when to look for it, and that Resend is there if it never arrived.
 function describeSent(params) {
   const length = Number(params.codeLength) || 6;
   const sentAt = Number(params.sentAt);
-  if (!sentAt) return { text: `We sent a ${length}-digit code to ${params.destination}.`, sentAt: 0 };
-  const when = new Date(sentAt * 1000);
-  const hhmm = `${pad2(when.getHours())}:${pad2(when.getMinutes())}`;
+  if (!sentAt) return `We sent a ${length}-digit code to ${params.destination}.`;
   const reused = Date.now() / 1000 - sentAt > REUSED_AFTER_SECONDS;
-  return {
-    text: reused
-      ? `We sent a code to ${params.destination} at ${hhmm}; it is still valid. Didn't get it? Use Resend.`
-      : `We sent a ${length}-digit code to ${params.destination} at ${hhmm}.`,
-    sentAt,
-  };
+  return reused
+    ? `We sent a code to ${params.destination} at ${hhmm(sentAt)}; it is still valid. Didn't get it? Use Resend.`
+    : `We sent a ${length}-digit code to ${params.destination} at ${hhmm(sentAt)}.`;
 }
 
-// The Resend cooldown runs from when the code was sent (a second's margin for the server's whole
-// seconds), so a reused code's is usually over already. At most a full cooldown from now; a client
-// clock ahead of the server's may end it early, and the server then keeps the code and says so.
-function startCooldown(sentAt) {
-  const full = Date.now() + config.ResendCooldownSeconds * 1000;
-  cooldownEnd = sentAt ? Math.min(full, (sentAt + config.ResendCooldownSeconds + 1) * 1000) : full;
+// Resend mails a new code from resendAfter on (Unix seconds, the server's clock): sentAt plus the
+// cooldown, or later once the send limit is reached. A client clock behind the server's would wait
+// longer than the server asks, so the wait from now is at most resendAfter - sentAt; a clock ahead
+// enables Resend early, and the server then keeps the code and the page says so.
+function setCooldown(params) {
+  const after = Number(params.resendAfter) * 1000;
+  const span = after - Number(params.sentAt) * 1000;
+  cooldownEnd = Number.isFinite(span) ? Math.min(after, Date.now() + Math.max(span, 0)) : 0;
+}
+
+// A new round of the same sign-in: the parameters, the countdowns, the code field.
+function setChallenge(params) {
+  challenge = params;
+  expiredShown = false;
+  setCooldown(params);
 }
 
 function enterCodeStep(params) {
-  challenge = params;
-  expiredShown = false;
+  setChallenge(params);
   const length = Number(params.codeLength) || 6;
   el.code.maxLength = length;
   el.code.pattern = `[0-9]{${length}}`;
   el.code.value = '';
-  const sent = describeSent(params);
-  el.sentTo.textContent = sent.text;
-  startCooldown(sent.sentAt);
+  el.sentTo.textContent = describeSent(params);
   show('code');
   tick();
   el.code.focus();
 }
 
-function signedIn(session) {
-  // The ID token's payload, decoded and not verified: enough to greet the user. A server that
-  // acts on the token must verify it (signature, issuer, audience, expiry).
-  const claims = session.getIdToken().decodePayload();
-  remember([user.getUsername(), claims['cognito:username']]);
-  user = undefined;
+async function signedIn() {
+  // The ID token's payload, decoded and not verified by Amplify: enough to greet the user. A
+  // server that acts on the token must verify it (signature, issuer, audience, expiry).
+  const { tokens } = await fetchAuthSession();
+  const claims = tokens.idToken.payload;
+  remember([signingInAs, claims['cognito:username']].filter(Boolean));
+  signingInAs = undefined;
   challenge = undefined;
   signedInAs = claims.email;
   el.who.textContent = claims.email;
@@ -262,24 +270,26 @@ function signedIn(session) {
   el.title.focus();
 }
 
-// An error anywhere: a trigger's own text, a wrong password (the password step), too many
-// wrong codes (the code step), or the service's message. Everything but a network error ends
-// the sign-in: the Cognito session does not survive a failed call.
+// An error anywhere: the function's (a token in the message), a wrong password (the password
+// step), the sign-in's end (Cognito's session expired), or anything else. Everything but a network
+// error ends the sign-in: the Cognito session does not survive a failed call.
 function failed(err, step) {
-  const text = triggerText(err);
-  if (!text && err && err.message === 'Network error') {
+  const token = tokenIn(err);
+  if (token) return startOver(TOKEN_TEXTS[token] ?? MSG.generic);
+  if (err?.name === 'NetworkError') {
     // The sign-in in progress survives a network error, except a link's: it has no form to retry.
     if (step === 'link') return startOver(MSG.network);
     alertText(MSG.network);
     return;
   }
-  if (text) return startOver(text);
-  const code = err && err.code;
-  if (step === 'password' && (code === 'NotAuthorizedException' || code === 'UserNotFoundException')) {
+  // NotAuthorizedException: at the password step Cognito's "Incorrect username or password."; at
+  // the code step the sign-in's session is over ("Invalid session for the user, session is
+  // expired."; the emulator: "Session does not exist"). Too many wrong codes carry a token.
+  if (step === 'password' && (err?.name === 'NotAuthorizedException' || err?.name === 'UserNotFoundException')) {
     return startOver(MSG.wrongPassword);
   }
-  if (code === 'NotAuthorizedException') return startOver(MSG.tooMany);
-  startOver(`Sign-in failed: ${(err && err.message) || err}`);
+  if (err?.name === 'NotAuthorizedException' || /Session does not exist/.test(err?.message)) return startOver(MSG.ended);
+  startOver(`Sign-in failed: ${err?.message || err}`);
 }
 
 // Runs one call to the pool with the page busy; any error goes to failed() as that step's.
@@ -308,14 +318,14 @@ async function onStart(event) {
   if (linkToAnswer) return linkSignIn(email, linkToAnswer);
   clearMessages();
   say(password ? 'Checking your password…' : 'Sending your code…');
-  user = new CognitoUser({ Username: email, Pool: pool, Storage: storage });
-  user.setAuthenticationFlowType('CUSTOM_AUTH');
+  signingInAs = email;
   await guarded(password ? 'password' : 'start', async () => {
     // With a password: SRP first (the password is never sent), then the code. Without: the code.
-    const details = new AuthenticationDetails({ Username: email, Password: password || undefined });
-    const result = await call((cb) => (password ? user.authenticateUser(details, cb) : user.initiateAuth(details, cb)));
+    const result = outcome(await signIn(password
+      ? { username: email, password, options: { authFlowType: 'CUSTOM_WITH_SRP' } }
+      : { username: email, options: { authFlowType: 'CUSTOM_WITHOUT_SRP' } }));
     el.password.value = '';
-    if (result.session) return signedIn(result.session);
+    if (result.done) return signedIn();
     say('');
     enterCodeStep(result.challenge);
   });
@@ -323,7 +333,7 @@ async function onStart(event) {
 
 async function onCode(event) {
   event.preventDefault();
-  if (busy || !user) return;
+  if (busy || !challenge) return;
   el.code.value = el.code.value.replace(/\s+/g, ''); // spaces from a paste
   const code = el.code.value;
   if (!el.code.checkValidity() || !code) {
@@ -334,23 +344,19 @@ async function onCode(event) {
   clearMessages();
   say('Checking the code…');
   await guarded('code', async () => {
-    const before = challenge.expiresAt;
-    const expired = Number(before) <= Date.now() / 1000;
-    const result = await call((cb) => user.sendCustomChallengeAnswer(code, cb));
-    if (result.session) return signedIn(result.session);
-    // Refused, and Cognito asked again. A new expiresAt means the old code had expired and a
-    // new one was mailed; otherwise the code was wrong and the same one is still valid.
-    challenge = result.challenge;
+    const before = challenge;
+    const result = outcome(await confirmSignIn({ challengeResponse: code }));
+    if (result.done) return signedIn();
+    // Refused, and Cognito asked again. A new sentAt means the code had expired (which counts as a
+    // wrong answer) and a new one was mailed; otherwise the code was wrong and is still the one.
+    setChallenge(result.challenge);
     el.code.value = '';
     say('');
-    if (challenge.expiresAt !== before) {
-      alertText('This code has expired. We sent a new code; check your email.');
-      el.sentTo.textContent = describeSent(challenge).text;
-      cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
-      expiredShown = false;
+    if (challenge.sentAt !== before.sentAt) {
+      el.sentTo.textContent = describeSent(challenge);
+      alertText(MSG.codeReplaced(challenge.destination));
     } else {
-      alertText(expired ? MSG.expired : MSG.wrongCode);
-      expiredShown = expired;
+      alertText(MSG.wrongCode(Number(challenge.attemptsLeft)));
     }
     tick();
     el.code.focus();
@@ -358,23 +364,19 @@ async function onCode(event) {
 }
 
 async function onResend() {
-  if (busy || !user) return;
+  if (busy || !challenge) return;
   clearMessages();
   say('Requesting a new code…');
   await guarded('code', async () => {
-    const before = challenge.expiresAt;
-    // ClientMetadata action=resend: the answer is neither checked nor counted.
-    const result = await call((cb) => user.sendCustomChallengeAnswer('resend', cb, { action: 'resend' }));
-    if (result.session) return signedIn(result.session); // not expected; handled anyway
-    challenge = result.challenge;
-    if (challenge.expiresAt !== before) {
-      expiredShown = false;
-      el.sentTo.textContent = describeSent(challenge).text;
-    }
-    // The cooldown restarts either way: without a new email we cannot know how much of the
-    // server's cooldown is left, and waiting a little too long is harmless.
-    cooldownEnd = Date.now() + config.ResendCooldownSeconds * 1000;
-    say(challenge.expiresAt !== before
+    const before = challenge;
+    // clientMetadata action=resend: the answer is neither checked nor counted. Amplify refuses an
+    // empty challengeResponse before sending anything, so the answer is the word "resend".
+    const result = outcome(await confirmSignIn({ challengeResponse: 'resend', options: { clientMetadata: { action: 'resend' } } }));
+    if (result.done) return signedIn(); // not expected; handled anyway
+    setChallenge(result.challenge);
+    const sent = challenge.sentAt !== before.sentAt;
+    if (sent) el.sentTo.textContent = describeSent(challenge);
+    say(sent
       ? `A new code was sent to ${challenge.destination}.`
       : 'Your current code is still valid, so no new email was sent. Check your inbox.');
     tick();
@@ -407,12 +409,10 @@ async function linkSignIn(username, link) {
   clearMessages();
   show('link');
   say('Signing you in…');
-  user = new CognitoUser({ Username: username, Pool: pool, Storage: storage });
-  user.setAuthenticationFlowType('CUSTOM_AUTH');
+  signingInAs = username;
   await guarded('link', async () => {
-    const details = new AuthenticationDetails({ Username: username });
-    const started = await call((cb) => user.initiateAuth(details, cb));
-    if (started.session) return signedIn(started.session);
+    const started = outcome(await signIn({ username, options: { authFlowType: 'CUSTOM_WITHOUT_SRP' } }));
+    if (started.done) return signedIn();
     if (started.challenge.expiresAt !== String(link.expiresAt)) {
       say('');
       enterCodeStep(started.challenge);
@@ -420,8 +420,8 @@ async function linkSignIn(username, link) {
       return;
     }
     challenge = started.challenge;
-    const result = await call((cb) => user.sendCustomChallengeAnswer(link.code, cb));
-    if (result.session) return signedIn(result.session);
+    const result = outcome(await confirmSignIn({ challengeResponse: link.code }));
+    if (result.done) return signedIn();
     // Refused although it was the current code's link (an edited link, or another account's
     // code that happened to share the expiresAt): the code step, as above.
     say('');
@@ -430,9 +430,19 @@ async function linkSignIn(username, link) {
   });
 }
 
-function onSignOut() {
-  memory.clear();
-  signedInAs = undefined;
+async function onSignOut() {
+  if (busy) return;
+  setBusy(true);
+  try {
+    // Amplify revokes the refresh token at the pool, then forgets the tokens.
+    await signOut();
+  } catch {
+    // Signed out here all the same: the tokens are dropped below.
+  } finally {
+    memory.clear();
+    signedInAs = undefined;
+    setBusy(false);
+  }
   el.email.value = '';
   startOver();
   say('Signed out.');
@@ -446,15 +456,19 @@ el.signOut.addEventListener('click', onSignOut);
 // A link opened in a tab that already shows the page changes only the fragment.
 window.addEventListener('hashchange', () => {
   const link = takeLink();
-  if (link && pool && !busy) useLink(link);
+  if (link && ready && !busy) useLink(link);
 });
 
-// The pool and client come from the local stack's config.json (served by scripts/web_serve.py).
+// The pool and client come from the local stack's config.json (served by scripts/web_serve.py);
+// userPoolEndpoint points Amplify at the emulator (leave it out for Cognito itself).
 fetch('./config.json', { cache: 'no-store' })
   .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
   .then((c) => {
-    config = c;
-    pool = new CognitoUserPool({ UserPoolId: c.UserPoolId, ClientId: c.UserPoolClientId, endpoint: c.Endpoint, Storage: storage });
+    Amplify.configure({
+      Auth: { Cognito: { userPoolId: c.UserPoolId, userPoolClientId: c.UserPoolClientId, userPoolEndpoint: c.Endpoint } },
+    });
+    cognitoUserPoolsTokenProvider.setKeyValueStorage(inMemory);
+    ready = true;
   })
   .then(() => {
     setBusy(false);

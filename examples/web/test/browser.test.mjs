@@ -1,7 +1,9 @@
-// The example page in headless Chromium against the local stack: both flows, a wrong code, a
-// reused code and a real resend, the expiry countdown, the lockout, keyboard use, the email's
-// one-click link (and someone else's link, which must not sign anybody in to its account), and a
-// picture of the email. Codes come from the emulator's mailbox over HTTP.
+// The example page (Amplify JS v6) in headless Chromium against the local stack: both flows, a
+// wrong code with the attempts left, a reused code and a real resend, the expiry countdown, the
+// lockout, what the page shows for each error the function can return and for each way a round can
+// end, keyboard use, the email's one-click link (and someone else's link, which must not sign
+// anybody in to its account), and a picture of the email. Codes come from the emulator's mailbox
+// over HTTP.
 // Run from examples/web after `npm run build` and scripts/stack.py up:
 //   node --test test/browser.test.mjs
 // Screenshots of each step go to $SCREENSHOTS (default .local/screenshots/ in the repository);
@@ -10,18 +12,33 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { AuthenticationDetails, CognitoUser } from 'amazon-cognito-identity-js';
 import { chromium } from 'playwright-core';
 import {
   PASSWORD, STACK_DIR, codeIn, freshEmail, latestCode, linkIn, mailFor, mailboxSize, signUp, stackOutputs,
-  userPool, wrongCodeFor,
+  startPasswordless, wrongCodeFor,
 } from './stack.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.SCREENSHOTS || fileURLToPath(new URL('../../../.local/screenshots/', import.meta.url));
-const WRONG_CODE = "That code isn't right. Check the email and try again.";
+const WRONG_CODE = (left) => `That code isn't right. ${left === 1 ? '1 attempt' : `${left} attempts`} left.`;
 const EXPIRED = 'This code has expired. Use Resend to get a new one.';
-const TOO_MANY = 'Too many wrong codes. Sign in again to get a new code.';
+const ENDED = 'This sign-in has ended. Sign in again to get a new code.';
+const GENERIC = 'We could not sign you in. Please try again in a minute.';
+// What the page shows for each token the function's errors start with (the server's contract;
+// docs/deploying.md, "Errors a sign-in screen shows").
+const TOKEN_TEXTS = {
+  OTP_TOO_MANY_ATTEMPTS: 'Too many wrong codes. Please wait a minute, then sign in again for a new code.',
+  OTP_TOO_MANY_CODES: 'Too many codes were requested. Please wait a while before trying again.',
+  OTP_EMAIL_NOT_SENT: 'We could not send your code. Please try again in a minute.',
+  OTP_TRY_AGAIN: 'We could not complete your sign-in. Please try again in a minute.',
+  OTP_TEMPORARY_PASSWORD: 'This account still has a temporary password. An administrator must set a permanent password before you can sign in.',
+  OTP_PASSWORD_RESET_REQUIRED: "This account's password must be reset. An administrator must set a new password before you can sign in.",
+  OTP_SIGNUP_NOT_ALLOWED: 'Sign-up is not available for this email address.',
+  OTP_DOMAIN_NOT_ALLOWED: "Sign-in codes are not sent to this email address's domain.",
+  OTP_NO_EMAIL: 'This account has no email address for sign-in codes.',
+  OTP_INVALID_REQUEST: 'The sign-in request could not be processed. Please try again.',
+};
+const TOO_MANY = TOKEN_TEXTS.OTP_TOO_MANY_ATTEMPTS;
 const LINK_REPLACED = 'This link was already used or replaced by a newer code. Enter the latest code from your email.';
 const LINK_EXPIRED = 'This sign-in link has expired. Enter your email to get a new code.';
 const LINK_WHO = 'Enter your email to continue signing in with this link.';
@@ -32,7 +49,6 @@ const DOCS_EMAIL = fileURLToPath(new URL('../../../docs/img/email.png', import.m
 const REQUEST_LOG = `${STACK_DIR}/web-requests.log`;
 
 let out;
-let pool;
 let browser;
 let context;
 let page;
@@ -44,7 +60,6 @@ before(async () => {
   out = await stackOutputs();
   const r = await fetch(out.WebUrl).catch((e) => ({ ok: false, status: e.message }));
   if (!r.ok) throw new Error(`the page is not served at ${out.WebUrl} (${r.status}): npm run build, then scripts/stack.py up`);
-  pool = userPool(out);
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -107,7 +122,7 @@ async function waitForCodeStep() {
 // A new user, signed up, and the page at the code step of a passwordless sign-in (one email sent).
 async function newUserAtCodeStep() {
   const email = freshEmail();
-  await signUp(pool, email);
+  await signUp(out, email);
   await open();
   await page.locator('#email').fill(email);
   await page.locator('#email').press('Enter');
@@ -130,12 +145,13 @@ const SENT_REUSED = /^We sent a code to \S+\*\*\*@\S+ at \d\d:\d\d; it is still 
 
 test('passwordless: wrong code, a new sign-in reuses the mailed code, resend mails a new one, signed in (keyboard only)', async () => {
   const email = freshEmail();
-  await signUp(pool, email);
+  await signUp(out, email);
   await open();
   assert.equal(await focusedId(), 'email', 'the email field has focus at load');
   await shot('01-start');
 
   // Keyboard only: type the address, Enter submits the form.
+  const lastChallenge = nextChallenge(page);
   await page.keyboard.type(email);
   await page.keyboard.press('Enter');
   await waitForCodeStep();
@@ -151,7 +167,10 @@ test('passwordless: wrong code, a new sign-in reuses the mailed code, resend mai
   assert.ok(!sentTo.includes(email), 'the full address is not shown');
   assert.match(await text('#expiry'), /^Code valid for [45]:\d\d$/);
   assert.equal(await page.locator('#resend').isDisabled(), true, 'Resend waits for the cooldown');
-  assert.match(await text('#resend'), /^Resend in \d+ s$/);
+  const [wait] = (await text('#resend')).match(/^Resend in (\d+) s$/)?.slice(1) ?? [];
+  const params = await lastChallenge;
+  const expected = Number(params.resendAfter) - Date.now() / 1000;
+  assert.ok(Math.abs(Number(wait) - expected) <= 1.5, `the countdown runs to resendAfter (${wait} s shown, ${expected.toFixed(1)} s left)`);
   await shot('02-code');
 
   const first = await mailFor(out, email);
@@ -161,7 +180,7 @@ test('passwordless: wrong code, a new sign-in reuses the mailed code, resend mai
   // A wrong code, typed and submitted with Enter.
   await page.keyboard.type(wrongCodeFor(code1));
   await page.keyboard.press('Enter');
-  await expectError(WRONG_CODE);
+  await expectError(WRONG_CODE(2));
   assert.equal(await input.inputValue(), '', 'the field is cleared for another try');
   assert.equal(await focusedId(), 'code', 'focus is back on the code field');
   await shot('03-wrong-code');
@@ -217,7 +236,7 @@ test('passwordless: wrong code, a new sign-in reuses the mailed code, resend mai
 
 test('mfa: email and password, then the code, signed in', async () => {
   const email = freshEmail();
-  await signUp(pool, email);
+  await signUp(out, email);
   await open();
   await page.locator('#email').fill(email);
   await page.getByLabel('Password (only if your account uses a password and a code)').fill(PASSWORD);
@@ -233,7 +252,7 @@ test('mfa: email and password, then the code, signed in', async () => {
 
 test('mfa: a wrong password stays on the first step and sends no code', async () => {
   const email = freshEmail();
-  await signUp(pool, email);
+  await signUp(out, email);
   await open();
   await page.locator('#email').fill(email);
   await page.locator('#password').fill(`${PASSWORD}-wrong`);
@@ -255,40 +274,121 @@ test('expiry: when the countdown reaches 0 the page says the code has expired', 
   await shot('10-expired');
 });
 
-test('too many wrong codes: back to the first step, and a new sign-in is locked for now', async () => {
+test('too many wrong codes: the attempts left count down, then the lockout text, back to the first step; a new sign-in is locked for now', async () => {
   const email = await newUserAtCodeStep();
   const wrong = wrongCodeFor(await latestCode(out, email));
-  for (let i = 0; i < 2; i++) {
+  for (const left of [2, 1]) {
     await page.locator('#code').fill(wrong);
     await page.locator('#code').press('Enter');
-    await expectError(WRONG_CODE);
+    await expectError(WRONG_CODE(left));
   }
+  // The last wrong code: the function's OTP_TOO_MANY_ATTEMPTS, not Cognito's wrong-password text.
+  const last = page.waitForResponse((r) => r.url().startsWith(out.Endpoint) && r.request().method() === 'POST');
   await page.locator('#code').fill(wrong);
   await page.locator('#code').press('Enter');
+  assert.match(await (await last).text(), /OTP_TOO_MANY_ATTEMPTS/);
   await expectError(TOO_MANY);
   assert.equal(await page.locator('#start-form').isVisible(), true, 'back to the first step');
   assert.equal(await focusedId(), 'email');
   assert.equal(await page.locator('#email').inputValue(), email, 'the address is kept');
   await shot('11-too-many');
 
-  // Signing in again at once meets the lockout: the trigger's own text, found in the error.
+  // Signing in again at once meets the lockout brake: the same token, the same text.
+  const again = page.waitForResponse((r) => r.url().startsWith(out.Endpoint) && r.request().method() === 'POST');
   await page.keyboard.press('Enter');
-  await expectError('Too many wrong codes. Please wait a minute, then sign in again for a new code.');
-  assert.doesNotMatch(await text('#error'), /Exception|errorType|CreateAuthChallenge/, 'only the plain text is shown');
+  const refused = await again;
+  assert.equal(refused.request().headers()['x-amz-target'], 'AWSCognitoIdentityProviderService.InitiateAuth');
+  assert.match(await refused.text(), /OTP_TOO_MANY_ATTEMPTS/);
+  await expectError(TOO_MANY);
+  assert.equal(await text('#error'), TOO_MANY, 'only the text is shown: no token, exception or trigger name');
+  assert.equal((await mailFor(out, email)).length, 1, 'nothing more was mailed');
+});
+
+// ---- what the page shows for each error and each kind of round ----
+
+const API_TARGET = 'AWSCognitoIdentityProviderService.';
+/** Answers the page's next call to `action` with `reply` (a status and a JSON body) instead of the
+ * emulator, with the CORS header the emulator's guard gives the page. Once. */
+async function fakeNext(p, action, reply) {
+  await p.route((url) => url.href.startsWith(out.Endpoint), async (route) => {
+    const request = route.request();
+    if (request.method() !== 'POST' || request.headers()['x-amz-target'] !== API_TARGET + action) return route.fallback();
+    const { status, body } = typeof reply === 'function' ? await reply(route) : reply;
+    await route.fulfill({
+      status,
+      contentType: 'application/x-amz-json-1.1',
+      headers: { 'access-control-allow-origin': new URL(out.WebUrl).origin, ...(status >= 400 ? { 'x-amzn-errortype': body.__type } : {}) },
+      body: JSON.stringify(body),
+    });
+  }, { times: 1 });
+}
+
+/** The ChallengeParameters of the next API answer `p` gets that has any. */
+function nextChallenge(p) {
+  return p.waitForResponse(async (r) => r.url().startsWith(out.Endpoint) && r.request().method() === 'POST'
+    && r.ok() && Boolean((await r.json()).ChallengeParameters)).then(async (r) => (await r.json()).ChallengeParameters);
+}
+
+test('errors: each token is shown as its text, wrapped as on AWS or as in the emulator; an unknown token gets the generic text', async () => {
+  const email = freshEmail(); // no call reaches the pool: every InitiateAuth below is answered here
+  await open();
+  const cases = Object.entries(TOKEN_TEXTS).flatMap(([token, textFor], i) => [
+    // AWS: UserLambdaValidationException, "<Trigger> failed with error <message>."
+    [`UserLambdaValidationException`, `CreateAuthChallenge failed with error ${token}: ${textFor}.`, textFor],
+    // The emulator: InvalidLambdaResponseException, the function's error object in the message.
+    [`InvalidLambdaResponseException`,
+      `${i % 2 ? 'DefineAuthChallenge' : 'CreateAuthChallenge'} returned error: {'errorType': 'X', 'errorMessage': '${token}: ${textFor}'}`, textFor],
+  ]);
+  cases.push(['UserLambdaValidationException', 'CreateAuthChallenge failed with error OTP_SOMETHING_NEW: Whatever it says.', GENERIC]);
+  for (const [type, message, shown] of cases) {
+    await fakeNext(page, 'InitiateAuth', { status: 400, body: { __type: type, message } });
+    await page.locator('#email').fill(email);
+    await page.locator('#email').press('Enter');
+    await page.locator('#error', { hasText: shown }).waitFor({ timeout: 5_000 });
+    assert.equal(await text('#error'), shown, `${type}: ${message}`);
+    assert.equal(await page.locator('#start-form').isVisible(), true, 'the sign-in ended: the first step');
+    await page.locator('#start-submit:enabled').waitFor();
+  }
+  await shot('17-error-token');
+});
+
+test("rounds: a code that had expired (sentAt moved), a Resend far off (the send limit), and Cognito's end of the session", async () => {
+  const email = await newUserAtCodeStep();
+  const code = await latestCode(out, email);
+  const at = Math.floor(Date.now() / 1000);
+
+  // The answer's next round as the function gives it after an expired code: counted, and a new code
+  // mailed (sentAt and expiresAt move). Faked here from the real wrong-code round, since a code
+  // lives 5 minutes. Its resendAfter is the send limit's, half an hour off.
+  await fakeNext(page, 'RespondToAuthChallenge', async (route) => {
+    const real = await route.fetch();
+    const body = await real.json();
+    Object.assign(body.ChallengeParameters, {
+      sentAt: String(at + 1), expiresAt: String(at + 301), resendAfter: String(at + 1801),
+    });
+    return { status: real.status(), body };
+  });
+  await page.locator('#code').fill(wrongCodeFor(code));
+  await page.locator('#code').press('Enter');
+  await expectError(`That code had expired, so we sent a new one to ${email[0]}***@e***.test. Enter the new code.`);
+  assert.match(await text('#sent-to'), SENT_NEW, "the new code's time");
+  assert.equal(await page.locator('#resend').isDisabled(), true);
+  const hhmm = (s) => new Date(s * 1000).toTimeString().slice(0, 5);
+  assert.ok([hhmm(at + 1800), hhmm(at + 1801), hhmm(at + 1802)].includes((await text('#resend')).replace('Resend at ', '')),
+    `a far resendAfter is shown as a time: ${await text('#resend')}`);
+  await shot('18-code-replaced');
+
+  // Cognito ends a sign-in left open past the app client's AuthSessionValidity.
+  await fakeNext(page, 'RespondToAuthChallenge', {
+    status: 400, body: { __type: 'NotAuthorizedException', message: 'Invalid session for the user, session is expired.' },
+  });
+  await page.locator('#code').fill(code);
+  await page.locator('#code').press('Enter');
+  await expectError(ENDED);
+  assert.equal(await page.locator('#start-form').isVisible(), true, 'the first step');
 });
 
 // ---- the one-click link in a passwordless email ----
-
-/** A passwordless sign-in for `username` with identity-js in Node, as the page starts one. */
-function startPasswordless(username) {
-  const user = new CognitoUser({ Username: username, Pool: pool });
-  user.setAuthenticationFlowType('CUSTOM_AUTH');
-  return new Promise((resolve, reject) => user.initiateAuth(new AuthenticationDetails({ Username: username }), {
-    onSuccess: () => reject(new Error('tokens without a code')),
-    onFailure: reject,
-    customChallenge: resolve,
-  }));
-}
 
 /** The user pool API calls a page makes, by name (InitiateAuth, RespondToAuthChallenge, …). */
 function apiCalls(p) {
@@ -307,9 +407,9 @@ const requestLog = () => (existsSync(REQUEST_LOG) ? readFileSync(REQUEST_LOG, 'u
  * unanswered, and the link from its email. Sent to someone else, it is a login CSRF's bait. */
 async function newUserLink() {
   const email = freshEmail();
-  await signUp(pool, email);
-  await startPasswordless(email);
-  return { email, link: linkIn((await mailFor(out, email)).at(-1)) };
+  await signUp(out, email);
+  const { ChallengeParameters: { sentAt } } = await startPasswordless(out, email);
+  return { email, sentAt: Number(sentAt), link: linkIn((await mailFor(out, email)).at(-1)) };
 }
 
 /** `p` took a link for an account this browser has not signed in to: it asks for the address,
@@ -408,7 +508,12 @@ test("link sign-in: the owner's link asks a new browser for the address, then si
 test("link sign-in: someone else's link asks a new browser for the address, and the victim's own address never gets into the sender's account", async () => {
   const sender = await newUserLink();
   const victim = freshEmail();
-  await signUp(pool, victim);
+  await signUp(out, victim);
+  // The page answers with a link's code only when the challenge has the link's expiresAt (whole
+  // seconds). A victim's code mailed in the same second as the sender's would share it, and the
+  // page would try the sender's code on the victim's account: a wrong code, no way in, but one
+  // attempt spent. This test is about the usual case, so the victim's code comes a second later.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, (sender.sentAt + 1) * 1000 - Date.now())));
 
   const p = await freshPage();
   const calls = apiCalls(p);
@@ -426,7 +531,7 @@ test("link sign-in: someone else's link asks a new browser for the address, and 
   // Typed in by hand, the sender's code is an ordinary wrong code for the victim's account.
   await p.locator('#code').fill(codeIn((await mailFor(out, sender.email)).at(-1)));
   await p.locator('#code').press('Enter');
-  await p.locator('#error', { hasText: WRONG_CODE }).waitFor({ timeout: 10_000 });
+  await p.locator('#error', { hasText: WRONG_CODE(2) }).waitFor({ timeout: 10_000 });
   assert.equal(await p.locator('#done').isVisible(), false, 'not signed in');
   // The victim's own code signs in to the victim's own account.
   await p.locator('#code').fill(await latestCode(out, victim));
@@ -491,8 +596,8 @@ test('link sign-in: an expired link starts no sign-in and asks for the email', a
 
 test('the email: a passwordless email, rendered (.local/screenshots/email.png, docs/img/email.png)', async () => {
   const email = freshEmail();
-  await signUp(pool, email);
-  await startPasswordless(email);
+  await signUp(out, email);
+  await startPasswordless(out, email);
   const mail = (await mailFor(out, email)).at(-1);
   const code = codeIn(mail);
   linkIn(mail); // a passwordless email, with its link

@@ -1,10 +1,11 @@
 // What both test files need from the local stack (scripts/stack.py up): its outputs, its mailbox,
-// and fresh users. STACK_DIR picks the stack; the default is the repository's .local/stack.
+// the deployed function's settings, and fresh users. STACK_DIR picks the stack; the default is the
+// repository's .local/stack. Set-up goes through the plain API (no client library), so a change in
+// Amplify shows up in the tests of Amplify, not in their fixtures.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CognitoUserAttribute, CognitoUserPool } from 'amazon-cognito-identity-js';
 
 const DEFAULT_DIR = fileURLToPath(new URL('../../../.local/stack', import.meta.url));
 export const STACK_DIR = process.env.STACK_DIR || DEFAULT_DIR;
@@ -28,17 +29,51 @@ export async function stackOutputs() {
   return out;
 }
 
-export function userPool(out) {
-  return new CognitoUserPool({ UserPoolId: out.UserPoolId, ClientId: out.UserPoolClientId, endpoint: out.Endpoint });
+/** One user pool API call, as any client sends it (the JSON protocol; the emulator checks no
+ * signature, and these calls need none). A refusal throws an Error named by the service's code. */
+export async function cognito(out, action, body) {
+  const r = await fetch(out.Endpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `AWSCognitoIdentityProviderService.${action}`,
+    },
+    body: JSON.stringify(body),
+  });
+  const json = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const name = String(json.__type ?? `HTTP ${r.status}`).split('#').pop();
+    throw Object.assign(new Error(`${name}: ${json.message ?? json.Message ?? ''}`), { name });
+  }
+  return json;
+}
+
+/** The deployed function's environment (MAX_ATTEMPTS, RESEND_COOLDOWN_SECONDS, …), from the
+ * emulator's Lambda API: the tests expect what the stack was deployed with. */
+export async function functionEnv(out) {
+  const r = await fetch(`${out.Endpoint}/2015-03-31/functions/${encodeURIComponent(out.FunctionName)}/configuration`);
+  assert.equal(r.status, 200, 'the function configuration answers');
+  return (await r.json()).Environment?.Variables ?? {};
 }
 
 export const freshEmail = () => `t-${randomBytes(6).toString('hex')}@example.test`;
 
-/** Signs a user up as the browser would; PreSignUp confirms them. */
-export async function signUp(pool, email, password = PASSWORD) {
-  const attrs = [new CognitoUserAttribute({ Name: 'email', Value: email })];
-  return new Promise((resolve, reject) =>
-    pool.signUp(email, password, attrs, null, (err, res) => (err ? reject(err) : resolve(res))));
+/** Signs a user up through the plain API (SignUp); PreSignUp confirms them. */
+export async function signUp(out, email, password = PASSWORD) {
+  return cognito(out, 'SignUp', {
+    ClientId: out.UserPoolClientId, Username: email, Password: password,
+    UserAttributes: [{ Name: 'email', Value: email }],
+  });
+}
+
+/** A passwordless sign-in started through the plain API (InitiateAuth CUSTOM_AUTH), left
+ * unanswered: it mails a code (and a one-click link) as any client's would. */
+export async function startPasswordless(out, username) {
+  const r = await cognito(out, 'InitiateAuth', {
+    AuthFlow: 'CUSTOM_AUTH', ClientId: out.UserPoolClientId, AuthParameters: { USERNAME: username },
+  });
+  assert.equal(r.ChallengeName, 'CUSTOM_CHALLENGE', 'the sign-in asks for a code');
+  return r;
 }
 
 /** Every email the emulator's SES took for `to`, oldest first. */
