@@ -23,6 +23,10 @@ use support::{LocalApp, TestClock, local_app};
 const POOL: &str = "eu-west-1_Q7xk2PzRm";
 const USER: &str = "maria.rossi@example.org";
 const NOW: u32 = 1_767_225_600;
+/// The flow most sign-ins here use.
+const PASSWORDLESS: (&str, &str) = ("AUTH_FLOW", "passwordless");
+/// The client metadata of a resend.
+const RESEND: &[(&str, &str)] = &[("action", "resend")];
 
 fn seed(dir: &std::path::Path) -> LocalUserStore {
     let store = LocalUserStore::new(dir.join("users.json"), "custom:authChallenge".into());
@@ -67,19 +71,25 @@ fn app_on<'c, S: ChallengeStore>(
     store: S,
     clock: &'c TestClock,
 ) -> App<LocalMailbox, S, &'c TestClock> {
-    let config = support::config(&[("AUTH_FLOW", "passwordless")]);
+    let config = support::config(&[PASSWORDLESS]);
     let mailbox = LocalMailbox::new(dir.join("mailbox"), config.email_from.header_value());
     App::new(config, mailbox, store, clock).with_metrics(MetricsSink::discard())
 }
 
-fn last_code(app: &LocalApp<'_>) -> String {
+/// The code in the last email `app` sent.
+fn last_code<S: ChallengeStore>(app: &App<LocalMailbox, S, &TestClock>) -> String {
     code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
+}
+
+/// How many emails `app` has sent.
+fn emails<S: ChallengeStore>(app: &App<LocalMailbox, S, &TestClock>) -> usize {
+    app.mailer().messages().unwrap().len()
 }
 
 #[tokio::test]
 async fn cognito_retrying_create_sends_one_email() {
     let (dir, store, clock) = seeded();
-    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]);
+    let app = app_in(&dir, &clock, &[PASSWORDLESS]);
     let sim = CognitoSim::local(&app, &store, POOL);
     sim.initiate_auth(USER, false).await.unwrap();
     let first_code = last_code(&app);
@@ -88,13 +98,16 @@ async fn cognito_retrying_create_sends_one_email() {
     clock.advance(5);
     let (mut retried, _) = sim.initiate_auth(USER, false).await.unwrap();
     let (mut double, _) = sim.initiate_auth(USER, false).await.unwrap();
-    assert_eq!(app.mailer().messages().unwrap().len(), 1);
-    assert_eq!(
-        sim.respond_custom(&mut double, &first_code, &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_eq!(emails(&app), 1);
+    assert_tokens(sim.respond_custom(&mut double, &first_code, &[]).await);
     // Single use: the other session cannot use it again.
     assert_challenge(sim.respond_custom(&mut retried, &first_code, &[]).await);
+}
+
+/// Asserts that a step ends the sign-in with tokens.
+#[track_caller]
+fn assert_tokens(step: Result<Step, SignInError>) {
+    assert_eq!(step, Ok(Step::Tokens));
 }
 
 /// Asserts that a step is another round of the code, and shows the step if it is not.
@@ -115,24 +128,26 @@ fn event_file(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The public `sentAt` and `expiresAt` of a challenge step.
-fn sent_and_expires(step: &Result<Step, SignInError>) -> (u32, u32) {
+/// Numeric public parameters of a challenge step, by name.
+fn public<const N: usize>(step: &Result<Step, SignInError>, keys: [&str; N]) -> [u32; N] {
     match step {
-        Ok(Step::CustomChallenge(p)) => (
-            p["sentAt"].parse().unwrap(),
-            p["expiresAt"].parse().unwrap(),
-        ),
+        Ok(Step::CustomChallenge(p)) => keys.map(|k| p[k].parse().unwrap()),
         other => panic!("{other:?}"),
     }
 }
 
+/// The public `sentAt` and `expiresAt` of a challenge step.
+fn sent_and_expires(step: &Result<Step, SignInError>) -> (u32, u32) {
+    let [sent, expires] = public(step, ["sentAt", "expiresAt"]);
+    (sent, expires)
+}
 /// A new sign-in while the mailed code is usable reuses it and sends nothing, for the code's
 /// whole validity (what a one-click link needs), and says when it was sent; once it has expired
 /// a new sign-in mails a new one; a resend replaces it and the old one stops working.
 #[tokio::test]
 async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
     let (dir, store, clock) = seeded();
-    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]);
+    let app = app_in(&dir, &clock, &[PASSWORDLESS]);
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut first, step) = sim.initiate_auth(USER, false).await.unwrap();
     assert_eq!(sent_and_expires(&Ok(step)), (NOW, NOW + 300));
@@ -143,49 +158,35 @@ async fn a_new_sign_in_reuses_the_mailed_code_until_it_expires() {
         let (_, step) = sim.initiate_auth(USER, false).await.unwrap();
         assert_eq!(sent_and_expires(&Ok(step)), (NOW, NOW + 300), "+{later} s");
     }
-    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    assert_eq!(emails(&app), 1);
     // The reused code signs in (in a session that never saw an email) …
     let (mut later, _) = sim.initiate_auth(USER, false).await.unwrap();
-    assert_eq!(
-        sim.respond_custom(&mut later, &code, &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_tokens(sim.respond_custom(&mut later, &code, &[]).await);
     // … once: the first session's answer with it is refused (and its next round, having no
     // usable code, mails a new one).
     assert_challenge(sim.respond_custom(&mut first, &code, &[]).await);
-    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    assert_eq!(emails(&app), 2);
     // Expired: a new sign-in mails a new code, sent now.
     clock.0.store(NOW + 1000, Ordering::SeqCst);
     let (mut s, step) = sim.initiate_auth(USER, false).await.unwrap();
     assert_eq!(sent_and_expires(&Ok(step)), (NOW + 1000, NOW + 1300));
-    assert_eq!(app.mailer().messages().unwrap().len(), 3);
+    assert_eq!(emails(&app), 3);
     let old = last_code(&app);
     // A resend after the cooldown replaces it; the old code no longer works.
     clock.advance(31);
-    let step = sim
-        .respond_custom(&mut s, "", &[("action", "resend")])
-        .await;
+    let step = sim.respond_custom(&mut s, "", RESEND).await;
     assert_eq!(sent_and_expires(&step), (NOW + 1031, NOW + 1331));
-    assert_eq!(app.mailer().messages().unwrap().len(), 4);
+    assert_eq!(emails(&app), 4);
     let new = last_code(&app);
     assert_challenge(sim.respond_custom(&mut s, &old, &[]).await);
-    assert_eq!(
-        sim.respond_custom(&mut s, &new, &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_tokens(sim.respond_custom(&mut s, &new, &[]).await);
 }
 
 /// The public `attemptsLeft` and `resendAfter` of a challenge step.
-fn left_and_resend(step: &Result<Step, SignInError>) -> (u8, u32) {
-    match step {
-        Ok(Step::CustomChallenge(p)) => (
-            p["attemptsLeft"].parse().unwrap(),
-            p["resendAfter"].parse().unwrap(),
-        ),
-        other => panic!("{other:?}"),
-    }
+fn left_and_resend(step: &Result<Step, SignInError>) -> (u32, u32) {
+    let [left, resend] = public(step, ["attemptsLeft", "resendAfter"]);
+    (left, resend)
 }
-
 /// What a sign-in screen is told: `attemptsLeft` starts at `MAX_ATTEMPTS` and drops by one per
 /// wrong answer, the lesser of what the code and the session have left (a new sign-in reusing a
 /// code gets what the code has left); `resendAfter` is `sentAt` + the cooldown, unmoved by a
@@ -194,7 +195,7 @@ fn left_and_resend(step: &Result<Step, SignInError>) -> (u8, u32) {
 #[tokio::test]
 async fn the_screen_is_told_attempts_left_and_when_a_resend_works() {
     let (dir, store, clock) = seeded();
-    let config = [("AUTH_FLOW", "passwordless"), ("SEND_LIMIT", "2")];
+    let config = [PASSWORDLESS, ("SEND_LIMIT", "2")];
     let app = app_in(&dir, &clock, &config);
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, step) = sim.initiate_auth(USER, false).await.unwrap();
@@ -204,23 +205,19 @@ async fn the_screen_is_told_attempts_left_and_when_a_resend_works() {
     let step = sim.respond_custom(&mut s, &wrong_code(&code), &[]).await;
     assert_eq!(left_and_resend(&step), (2, NOW + 30));
     // A resend inside the cooldown mails nothing and changes neither.
-    let step = sim
-        .respond_custom(&mut s, "", &[("action", "resend")])
-        .await;
+    let step = sim.respond_custom(&mut s, "", RESEND).await;
     assert_eq!(left_and_resend(&step), (2, NOW + 30));
     // A new sign-in reuses the code: its session is fresh, the code has two left.
     let (mut s2, step) = sim.initiate_auth(USER, false).await.unwrap();
     assert_eq!(left_and_resend(&Ok(step)), (2, NOW + 30));
     let step = sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await;
     assert_eq!(left_and_resend(&step), (1, NOW + 30));
-    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    assert_eq!(emails(&app), 1);
     // At `resendAfter` a resend mails a new code: it has three, the session two; the second send
     // reaches SEND_LIMIT, so the next resend waits for the first send to leave the hour's window.
     clock.0.store(NOW + 30, Ordering::SeqCst);
-    let step = sim
-        .respond_custom(&mut s2, "", &[("action", "resend")])
-        .await;
-    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    let step = sim.respond_custom(&mut s2, "", RESEND).await;
+    assert_eq!(emails(&app), 2);
     assert_eq!(left_and_resend(&step), (2, NOW + 3600));
     let (_, step) = sim.initiate_auth(USER, false).await.unwrap();
     assert_eq!(left_and_resend(&Ok(step)), (3, NOW + 3600));
@@ -247,15 +244,12 @@ async fn the_screen_is_told_attempts_left_and_when_a_resend_works() {
 #[tokio::test]
 async fn expiry_and_attempts_across_sessions() {
     let (dir, store, clock) = seeded();
-    let app = app_in(
-        &dir,
-        &clock,
-        &[
-            ("AUTH_FLOW", "passwordless"),
-            ("CODE_TTL_SECONDS", "60"),
-            ("RESEND_COOLDOWN_SECONDS", "600"),
-        ],
-    );
+    let config = [
+        PASSWORDLESS,
+        ("CODE_TTL_SECONDS", "60"),
+        ("RESEND_COOLDOWN_SECONDS", "600"),
+    ];
+    let app = app_in(&dir, &clock, &config);
     let sim = CognitoSim::local(&app, &store, POOL);
     // Expired: the right code, too late.
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
@@ -265,14 +259,10 @@ async fn expiry_and_attempts_across_sessions() {
     // That round re-issued a code (the old one expired); burn its attempts over two sessions.
     clock.advance(1);
     let code = last_code(&app);
-    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    assert_eq!(emails(&app), 2);
     assert_challenge(sim.respond_custom(&mut s, &wrong_code(&code), &[]).await);
     let (mut s2, _) = sim.initiate_auth(USER, false).await.unwrap();
-    assert_eq!(
-        app.mailer().messages().unwrap().len(),
-        2,
-        "within the cooldown: reused"
-    );
+    assert_eq!(emails(&app), 2, "within the cooldown: reused");
     assert_challenge(sim.respond_custom(&mut s2, &wrong_code(&code), &[]).await);
     // The third wrong answer for this code exhausts it; within the cooldown since its issue, no
     // replacement is issued for the next round (the lockout brake), and the sign-in ends.
@@ -288,7 +278,7 @@ async fn expiry_and_attempts_across_sessions() {
         sim.initiate_auth(USER, false).await.unwrap_err(),
         SignInError::TriggerFailed(locked.into())
     );
-    assert_eq!(app.mailer().messages().unwrap().len(), 2);
+    assert_eq!(emails(&app), 2);
     // The exhausted code stays dead: the right code, answered in the round it was issued for
     // (its nonce), is refused as exhausted.
     // (That was the session's third failed round, so the sign-in ends, with the same words: no
@@ -302,22 +292,15 @@ async fn expiry_and_attempts_across_sessions() {
     // After the cooldown a new sign-in gets a fresh code, which works.
     clock.advance(600);
     let (mut s3, _) = sim.initiate_auth(USER, false).await.unwrap();
-    assert_eq!(app.mailer().messages().unwrap().len(), 3);
+    assert_eq!(emails(&app), 3);
     let fresh = last_code(&app);
-    assert_eq!(
-        sim.respond_custom(&mut s3, &fresh, &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_tokens(sim.respond_custom(&mut s3, &fresh, &[]).await);
 }
 
 #[tokio::test]
 async fn max_attempts_wrong_answers_end_the_session() {
     let (dir, store, clock) = seeded();
-    let app = app_in(
-        &dir,
-        &clock,
-        &[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "2")],
-    );
+    let app = app_in(&dir, &clock, &[PASSWORDLESS, ("MAX_ATTEMPTS", "2")]);
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
@@ -372,8 +355,7 @@ async fn a_user_without_a_permanent_password_is_refused_before_the_password_step
     let sim = CognitoSim::local(&app, &store, POOL);
     with_status("FORCE_CHANGE_PASSWORD");
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
-    let step = sim.respond_custom(&mut s, &last_code(&app), &[]).await;
-    assert_eq!(step, Ok(Step::Tokens));
+    assert_tokens(sim.respond_custom(&mut s, &last_code(&app), &[]).await);
     let (_, step) = sim.initiate_auth("nobody@example.org", true).await.unwrap();
     assert_eq!(step, Step::PasswordVerifier);
     let npr = event_file("define/mfa-after-new-password.json");
@@ -384,14 +366,12 @@ async fn a_user_without_a_permanent_password_is_refused_before_the_password_step
     let (mut s, step) = sim.initiate_auth(USER, true).await.unwrap();
     assert_eq!(step, Step::PasswordVerifier);
     assert_challenge(sim.respond_password(&mut s, true).await);
-    let step = sim.respond_custom(&mut s, &last_code(&app), &[]).await;
-    assert_eq!(step, Ok(Step::Tokens));
+    assert_tokens(sim.respond_custom(&mut s, &last_code(&app), &[]).await);
 }
 
 #[tokio::test]
 async fn pre_sign_up_variants() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at(NOW);
+    let (dir, clock) = (tempfile::tempdir().unwrap(), TestClock::at(NOW));
     let event: Value = event_file("pre-sign-up/allowed.json");
     let with_email = |e: &str| {
         let mut ev = event.clone();
@@ -435,8 +415,7 @@ async fn pre_sign_up_variants() {
 
 #[tokio::test]
 async fn hostile_events_are_refused_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at(NOW);
+    let (dir, clock) = (tempfile::tempdir().unwrap(), TestClock::at(NOW));
     let app = app_in(&dir, &clock, &[]);
     let base: Value = event_file("verify/right-answer.json");
     let mut cases: Vec<(Value, &str)> = vec![
@@ -485,7 +464,7 @@ async fn hostile_events_are_refused_cleanly() {
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
         .collect();
-    LocalUserStore::new(dir.path().join("users.json"), "custom:authChallenge".into())
+    store_file(dir.path())
         .put_user(
             base["userPoolId"].as_str().unwrap(),
             base["userName"].as_str().unwrap(),
@@ -570,10 +549,7 @@ async fn a_right_answer_overwritten_by_a_parallel_write_is_refused_and_stays_usa
     // The parallel write left the code active, with its attempt counted: the user retries.
     let state = stored_state(&store);
     assert_eq!(state.active.unwrap().attempts, 1);
-    assert_eq!(
-        sim.respond_custom(&mut s, &code, &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_tokens(sim.respond_custom(&mut s, &code, &[]).await);
 }
 
 /// Checks that an EMF document declares exactly the metrics it carries, and returns it.
@@ -637,10 +613,7 @@ async fn codes_go_only_to_allowed_domains() {
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
-    let config = support::config(&[
-        ("AUTH_FLOW", "passwordless"),
-        ("SIGNUP_ALLOWED_DOMAINS", "example.org"),
-    ]);
+    let config = support::config(&[PASSWORDLESS, ("SIGNUP_ALLOWED_DOMAINS", "example.org")]);
     let app = local_app(dir.path(), config, &clock);
     let sim = CognitoSim::local(&app, &store, POOL);
     let challenged = |r: &Result<_, SignInError>| matches!(r, Ok((_, Step::CustomChallenge(_))));
@@ -671,7 +644,7 @@ async fn codes_go_only_to_allowed_domains() {
             .unwrap_err(),
         refused
     );
-    assert_eq!(app.mailer().messages().unwrap().len(), 1, "only the first");
+    assert_eq!(emails(&app), 1, "only the first");
 }
 
 /// A mailer that always fails this way: a throttle (nothing sent), or a 5xx (maybe sent).
@@ -691,13 +664,11 @@ async fn a_failed_send_leaves_the_state_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let store = seed(dir.path());
     let clock = TestClock::at(NOW);
-    let config = || support::config(&[("AUTH_FLOW", "passwordless")]);
+    let config = || support::config(&[PASSWORDLESS]);
     // A first code, mailed; its state is what a failed send must leave in place.
     let app = local_app(dir.path(), config(), &clock);
-    CognitoSim::local(&app, &store, POOL)
-        .initiate_auth(USER, false)
-        .await
-        .unwrap();
+    let sim = CognitoSim::local(&app, &store, POOL);
+    sim.initiate_auth(USER, false).await.unwrap();
     let before = store.attributes(POOL, USER).unwrap().unwrap()["custom:authChallenge"].clone();
     // Once the code has expired a new sign-in issues a new code, whose send fails.
     clock.advance(301);
@@ -881,10 +852,6 @@ async fn a_create_that_lost_the_race_sends_nothing_and_offers_only_a_fitting_cod
     }
 }
 
-fn last_code_of<S: ChallengeStore>(app: &App<LocalMailbox, S, &TestClock>) -> String {
-    code_from_email(app.mailer().messages().unwrap().last().unwrap()).unwrap()
-}
-
 /// A store that answers every call after a fixed delay: a slow but healthy Cognito.
 struct SlowStore {
     inner: LocalUserStore,
@@ -925,12 +892,9 @@ async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, step) = sim.initiate_auth(USER, false).await.unwrap();
     assert!(matches!(step, Step::CustomChallenge(_)), "{step:?}");
-    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    assert_eq!(emails(&app), 1);
     // And the code it sent works (Verify: about 3 s of the same slow calls).
-    assert_eq!(
-        sim.respond_custom(&mut s, &last_code_of(&app), &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_tokens(sim.respond_custom(&mut s, &last_code(&app), &[]).await);
 }
 
 /// A sign-in that Define ends after `MAX_ATTEMPTS` wrong answers counts once in `SignInFailed`,
@@ -939,7 +903,7 @@ async fn a_slow_store_still_gets_the_code_sent_with_the_time_left() {
 async fn a_failed_sign_in_is_counted() {
     let (dir, store, clock) = seeded();
     let metrics = Captured::default();
-    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]).with_metrics(metrics.sink());
+    let app = app_in(&dir, &clock, &[PASSWORDLESS]).with_metrics(metrics.sink());
     let sim = CognitoSim::local(&app, &store, POOL);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let wrong = wrong_code(&last_code(&app));
@@ -1001,7 +965,7 @@ async fn the_duration_metric_is_the_invocations_time_in_milliseconds() {
 #[tokio::test]
 async fn a_decoy_keeps_its_code_times_like_a_reused_code_and_moves_them_on_a_late_resend() {
     let (dir, store, clock) = seeded();
-    let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")]);
+    let app = app_in(&dir, &clock, &[PASSWORDLESS]);
     let sim = CognitoSim::local(&app, &store, POOL);
     const NOBODY: &str = "nobody@example.net";
     let (_, step) = sim.initiate_auth(NOBODY, false).await.unwrap();
@@ -1020,15 +984,10 @@ async fn a_decoy_keeps_its_code_times_like_a_reused_code_and_moves_them_on_a_lat
     clock.0.store(expires - 1, Ordering::SeqCst);
     let retry = sim.respond_custom(&mut s, "123456", &[]).await;
     assert_eq!(sent_and_expires(&retry), (sent, expires));
-    let late = sent_and_expires(
-        &sim.respond_custom(&mut s, "", &[("action", "resend")])
-            .await,
-    );
+    let late = sent_and_expires(&sim.respond_custom(&mut s, "", RESEND).await);
     assert_eq!(late, (expires - 1, expires + 299));
     clock.advance(29);
-    let early = sim
-        .respond_custom(&mut s, "", &[("action", "resend")])
-        .await;
+    let early = sim.respond_custom(&mut s, "", RESEND).await;
     assert_eq!(sent_and_expires(&early), late);
     assert!(app.mailer().messages().unwrap().is_empty());
 }
@@ -1037,16 +996,12 @@ async fn a_decoy_keeps_its_code_times_like_a_reused_code_and_moves_them_on_a_lat
 async fn metrics_count_what_happened() {
     let (dir, store, clock) = seeded();
     let metrics = Captured::default();
-    let app = app_in(
-        &dir,
-        &clock,
-        &[
-            ("AUTH_FLOW", "passwordless"),
-            ("RESEND_COOLDOWN_SECONDS", "10"),
-            ("SEND_LIMIT", "3"),
-        ],
-    )
-    .with_metrics(metrics.sink());
+    let config = [
+        PASSWORDLESS,
+        ("RESEND_COOLDOWN_SECONDS", "10"),
+        ("SEND_LIMIT", "3"),
+    ];
+    let app = app_in(&dir, &clock, &config).with_metrics(metrics.sink());
     let sim = CognitoSim::local(&app, &store, POOL);
     // A wrong answer, a resend after the cooldown, the right answer; a third sign-in with its
     // right answer; a fourth, send-limited; an unknown user.
@@ -1056,20 +1011,12 @@ async fn metrics_count_what_happened() {
         .await
         .unwrap();
     clock.advance(10);
-    sim.respond_custom(&mut s, "", &[("action", "resend")])
-        .await
-        .unwrap();
+    sim.respond_custom(&mut s, "", RESEND).await.unwrap();
     let code = last_code(&app);
-    assert_eq!(
-        sim.respond_custom(&mut s, &code, &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_tokens(sim.respond_custom(&mut s, &code, &[]).await);
     let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
     let code = last_code(&app);
-    assert_eq!(
-        sim.respond_custom(&mut s, &code, &[]).await,
-        Ok(Step::Tokens)
-    );
+    assert_tokens(sim.respond_custom(&mut s, &code, &[]).await);
     assert!(sim.initiate_auth(USER, false).await.is_err());
     // The unknown user answers once: two decoy challenges (one per round), and the decoy's
     // Verify counts as neither a challenge nor an answer.
@@ -1077,7 +1024,7 @@ async fn metrics_count_what_happened() {
     sim.respond_custom(&mut s, "123456", &[]).await.unwrap();
     let docs = metrics.docs();
     let total = |name: &str| docs.iter().map(|d| d[name].as_u64().unwrap()).sum::<u64>();
-    let emails = app.mailer().messages().unwrap().len() as u64;
+    let emails = emails(&app) as u64;
     assert_eq!(total("CodeSent"), emails);
     assert_eq!(emails, 3);
     assert_eq!(
@@ -1120,8 +1067,7 @@ proptest! {
             Just("VerifyAuthChallengeResponse_Authentication"), Just("PreSignUp_SignUp"), Just("Other")],
         request in arb_json(), attrs in arb_json()) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let clock = TestClock::at(NOW);
+        let (dir, clock) = (tempfile::tempdir().unwrap(), TestClock::at(NOW));
         let app = app_in(&dir, &clock, &[("AUTH_FLOW", "both")]);
         let mut request = request;
         if let Some(o) = request.as_object_mut() {
@@ -1146,7 +1092,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (dir, store, clock) = seeded();
         // One process and its own store: no parallel writer to wait for.
-        let app = app_in(&dir, &clock, &[("AUTH_FLOW", "passwordless")])
+        let app = app_in(&dir, &clock, &[PASSWORDLESS])
             .with_settle(std::time::Duration::ZERO);
         let sim = CognitoSim::local(&app, &store, POOL);
         let (s, _) = rt.block_on(sim.initiate_auth(USER, false)).unwrap();
@@ -1310,8 +1256,7 @@ async fn a_refused_conditional_write_is_judged_again_on_the_stored_state() {
             s
         }),
     );
-    let step = sim.respond_custom(&mut s, &last_code_of(&app), &[]).await;
-    assert_eq!(step, Ok(Step::Tokens));
+    assert_tokens(sim.respond_custom(&mut s, &last_code(&app), &[]).await);
     assert_eq!(app.store().writes(), 3, "refused once, then written");
     let stored = app
         .store()
@@ -1340,11 +1285,11 @@ async fn endless_conflicts_end_after_max_conflicts_and_fail_closed() {
     app.store()
         .rival(MAX_CONFLICTS + 1, Box::new(|s| s.unwrap()));
     // Contended: not accepted.
-    assert_challenge(sim.respond_custom(&mut s, &last_code_of(&app), &[]).await);
+    assert_challenge(sim.respond_custom(&mut s, &last_code(&app), &[]).await);
     // 1 Create + (MAX_CONFLICTS + 1) refused Verify writes + the next round's Create, whose
     // first write is refused and which then reuses the stored code.
     assert_eq!(app.store().writes(), 1 + (MAX_CONFLICTS + 1) + 1);
-    assert_eq!(app.mailer().messages().unwrap().len(), 1);
+    assert_eq!(emails(&app), 1);
 
     // Create: every rival clears the active code, so each decision is to issue again.
     let (dir, users, _) = seeded();
@@ -1431,12 +1376,8 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
                 .unwrap();
         }
         let clock = TestClock::at(NOW);
-        let app = app_in(
-            &dir,
-            &clock,
-            &[("AUTH_FLOW", "passwordless"), ("MAX_ATTEMPTS", "10")],
-        )
-        .with_settle(std::time::Duration::from_millis(SETTLE_MS));
+        let app = app_in(&dir, &clock, &[PASSWORDLESS, ("MAX_ATTEMPTS", "10")])
+            .with_settle(std::time::Duration::from_millis(SETTLE_MS));
         let sim = CognitoSim::local(&app, &users, POOL);
         if judged_right {
             for i in 0..8 {
@@ -1444,8 +1385,7 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
                     .initiate_auth(&format!("user{i}@example.org"), false)
                     .await
                     .unwrap();
-                let step = sim.respond_custom(&mut s, &last_code(&app), &[]).await;
-                assert_eq!(step, Ok(Step::Tokens));
+                assert_tokens(sim.respond_custom(&mut s, &last_code(&app), &[]).await);
             }
         } else {
             let (mut s, _) = sim.initiate_auth(USER, false).await.unwrap();
@@ -1469,16 +1409,13 @@ async fn decoy_answers_wait_like_judged_right_and_wrong_answers() {
 #[tokio::test]
 async fn the_email_speaks_the_users_language_and_links_only_passwordless_sign_ins() {
     let (dir, store, clock) = seeded();
-    let app = app_in(
-        &dir,
-        &clock,
-        &[
-            ("AUTH_FLOW", "both"),
-            ("APP_NAME", "Acme"),
-            ("EMAIL_DEFAULT_LOCALE", "fr"),
-            ("SIGN_IN_LINK_URL", "https://app.example/sign-in"),
-        ],
-    );
+    let config = [
+        ("AUTH_FLOW", "both"),
+        ("APP_NAME", "Acme"),
+        ("EMAIL_DEFAULT_LOCALE", "fr"),
+        ("SIGN_IN_LINK_URL", "https://app.example/sign-in"),
+    ];
+    let app = app_in(&dir, &clock, &config);
     let sim = CognitoSim::local(&app, &store, POOL);
     let cases: [(Option<&str>, &str); 5] = [
         (Some("de-AT"), "Subject: Ihr Anmeldecode für Acme\n"),
@@ -1511,10 +1448,7 @@ async fn the_email_speaks_the_users_language_and_links_only_passwordless_sign_in
             name.replace('@', "%40")
         );
         assert!(mail.contains(&link), "{mail}");
-        assert_eq!(
-            sim.respond_custom(&mut s, &code, &[]).await,
-            Ok(Step::Tokens)
-        );
+        assert_tokens(sim.respond_custom(&mut s, &code, &[]).await);
     }
     // The same pool's mfa sign-in (password first): the email has no link.
     let (mut s, step) = sim.initiate_auth(USER, true).await.unwrap();
@@ -1528,14 +1462,8 @@ async fn the_email_speaks_the_users_language_and_links_only_passwordless_sign_in
     );
     // EMAIL_CODE_IN_SUBJECT puts the code in the subject.
     let (dir, store, _) = seeded();
-    let app = app_in(
-        &dir,
-        &clock,
-        &[
-            ("AUTH_FLOW", "passwordless"),
-            ("EMAIL_CODE_IN_SUBJECT", "true"),
-        ],
-    );
+    let config = [PASSWORDLESS, ("EMAIL_CODE_IN_SUBJECT", "true")];
+    let app = app_in(&dir, &clock, &config);
     CognitoSim::local(&app, &store, POOL)
         .initiate_auth(USER, false)
         .await
