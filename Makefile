@@ -20,22 +20,27 @@ export SAM_CLI_TELEMETRY := 0
 TARGET_DIR = $(shell $(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 DEPLOY_ZIP = $(TARGET_DIR)/lambda/cognito-email-otp/bootstrap.zip
 
-.PHONY: help demo test stack-test cdk-test cdk-tools up down web web-tools browser-tools bench load mutants mutants-triggers tools infra-tools replay build build-local deploy validate lint fmt clean
+.PHONY: help demo test stack-test existing-pool-test cdk-test cdk-tools up down web web-tools browser-tools bench load mutants mutants-triggers tools infra-tools replay build build-local deploy validate lint fmt clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 demo: ## whole sign-ins of both flows, locally, with no AWS account
 	$(CARGO) run --release --quiet --bin demo
 
-test: tools ## unit, event, trigger and moto-backed AWS tests, then the local-stack tests, then the CDK construct's tests
+test: tools ## unit, event, trigger and moto-backed AWS tests, then the local-stack tests (the template, then an existing pool), then the CDK construct's tests
 	$(CARGO) test --release --workspace
 	$(MAKE) --no-print-directory stack-test
+	$(MAKE) --no-print-directory existing-pool-test
 	$(MAKE) --no-print-directory cdk-test
 
 stack-test: tools web browser-tools ## the template deployed into the emulator, per store: boto3, pycognito SRP, Amplify JS v6, the page (Amplify v6) in headless Chromium
 	$(CARGO) build --release --bin cognito-email-otp
 	scripts/stack-test.sh
+
+existing-pool-test: tools ## a pool and client made by the API, the template deployed for it (ExistingUserPoolId) in the emulator, otp-admin check and attach --apply from its outputs, then boto3 and pycognito sign in
+	$(CARGO) build --release --bin cognito-email-otp --bin otp-admin
+	scripts/existing-pool-test.sh
 
 cdk-test: tools cdk-tools ## the CDK construct (cdk/): unit, cdk-nag and IAM tests, then its example app in the emulator with boto3 and pycognito, per store
 	cd cdk && npm test
@@ -111,7 +116,7 @@ build: tools ## the arm64 deploy zip, lambda/cognito-email-otp/bootstrap.zip in 
 build-local: ## the release binaries for this machine
 	$(CARGO) build --release
 
-deploy: build infra-tools ## sam deploy of infra/template.yaml (guided the first time, then from infra/samconfig.toml)
+deploy: build infra-tools ## sam deploy of infra/template.yaml (guided the first time, then from infra/samconfig.toml); ExistingUserPoolId for a pool you have
 	@# The template's CodeUri names the zip under ./target; a copy differing in that line only names the
 	@# zip where cargo lambda put it (CARGO_TARGET_DIR moves it), as sam package would rewrite it.
 	@mkdir -p .local/deploy
@@ -129,7 +134,7 @@ infra-tools: ## the SAM CLI (with cfn-lint) and checkov, each in a virtualenv un
 	@scripts/venv.sh $(TOOLS)/aws-sam-cli infra/requirements.txt
 	@scripts/venv.sh $(TOOLS)/checkov infra/requirements-checkov.txt
 
-validate: infra-tools ## check the template offline: cfn-lint, sam validate --lint, checkov, graph and structure
+validate: infra-tools ## check the template offline, both modes (new pool, ExistingUserPoolId): cfn-lint, sam validate --lint, checkov, graph and structure, every IAM grant
 	$(SAM_ENV)/cfn-lint infra/template.yaml
 	AWS_DEFAULT_REGION=eu-west-1 $(SAM_ENV)/sam validate --lint --template-file infra/template.yaml
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file infra/template.yaml

@@ -305,6 +305,8 @@ class Stack:
             return self.resolve(props["RoleName"]) if "RoleName" in props else f"{self.stack_name}-{name}-ROLEID0000"
         if kind == "AWS::Lambda::Function":
             return self._named(props, "FunctionName", name)
+        if kind == "AWS::Events::Rule":
+            return self._named(props, "Name", name)
         if kind == "AWS::DynamoDB::Table":
             # Without TableName CloudFormation names it "<stack>-<logical id>-<random>".
             return self.resolve(props["TableName"]) if "TableName" in props else f"{self.stack_name}-{name}-{TABLE_SUFFIX}"
@@ -327,6 +329,8 @@ class Stack:
             return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{self.ref(name)}"
         if (kind, attribute) == ("AWS::Lambda::Function", "Arn"):
             return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.ref(name)}"
+        if (kind, attribute) == ("AWS::Events::Rule", "Arn"):
+            return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{self.ref(name)}"
         if (kind, attribute) == ("AWS::DynamoDB::Table", "Arn"):
             return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{self.ref(name)}"
         raise Unsupported(f"Fn::GetAtt {name}.{attribute} ({kind})")

@@ -19,7 +19,7 @@ per checked call; any mismatch makes the exit status 1. `--self-test` runs only 
 CDK construct's (cdk/): MANIFEST is a JSON file `{"sets": [{"label", "template", "expect"}]}`, where
 `template` is a CloudFormation template (JSON; a path relative to the manifest) and `expect` holds
 the values of this template's parameters it was built with (SesIdentity, SesConfigurationSet,
-SesTemplate, ChallengeStore). The same calls are checked against the same rules; the function is
+SesTemplate, ChallengeStore, DriftCheck: "false" unless given). The same calls are checked against the same rules; the function is
 the one whose environment holds CODE_HMAC_KEY_SECRET_ARN, and its log group, secret and table are
 read from the template (an unnamed log group gets the name CloudFormation generates).
 """
@@ -34,15 +34,22 @@ FUNCTION = "OtpFunction"
 # The random part of a generated log group name (a log group without LogGroupName, as CDK makes).
 LOG_GROUP_SUFFIX = "Zz9Yy8Xx7Ww6"
 # The services the function calls. A grant in any other service is an error.
-CALLED_SERVICES = {"logs", "ses", "cognito-idp", "secretsmanager", "dynamodb"}
+CALLED_SERVICES = {"logs", "ses", "cognito-idp", "secretsmanager", "dynamodb", "lambda"}
 
 BASE = {"EmailFrom": "Acme <no-reply@acme.example>", "SesIdentity": "acme.example"}
+# ExistingUserPoolId: a pool the stack does not create (ID in Cognito's format, this Region).
+EXISTING_POOL_ID = f"{m.REGION}_ExIsTiNg7"
+EXISTING = {**BASE, "ExistingUserPoolId": EXISTING_POOL_ID}
 PARAMETER_SETS = [
     ("defaults, domain identity", BASE),
     ("address identity", {**BASE, "SesIdentity": "no-reply@acme.example"}),
     ("configuration set and template", {**BASE, "SesConfigurationSet": "otp-events", "SesTemplate": "otp-code"}),
     ("AWS WAF on", {**BASE, "WafRequestsPer5Minutes": "1000"}),
     ("DynamoDB store", {**BASE, "ChallengeStore": "dynamodb"}),
+    ("drift check off", {**BASE, "DriftCheck": "false"}),
+    ("existing pool", EXISTING),
+    ("existing pool, DynamoDB store and AWS WAF", {**EXISTING, "ChallengeStore": "dynamodb", "WafRequestsPer5Minutes": "1000"}),
+    ("existing pool, drift check off", {**EXISTING, "DriftCheck": "false"}),
 ]
 
 
@@ -58,11 +65,19 @@ POOL_ARN = arn("cognito-idp", f"userpool/{m.USER_POOL_ID}")
 SECRET_NAME = f"CodeHmacKey-{m.SECRET_NAME_SUFFIX}"
 SECRET_ARN = arn("secretsmanager", f"secret:{SECRET_NAME}-{m.SECRET_ARN_SUFFIX}")
 TABLE_ARN = arn("dynamodb", f"table/{STACK_NAME}-ChallengeTable-{m.TABLE_SUFFIX}")
+FUNCTION_ARN = arn("lambda", f"function:{STACK_NAME}-email-otp")
 
 
 def default_names():
     """The names infra/template.yaml gives its function's resources, as the model deploys them."""
-    return {"log_group": LOG_GROUP, "secret_name": SECRET_NAME, "secret_arn": SECRET_ARN, "table_arn": TABLE_ARN}
+    return {"log_group": LOG_GROUP, "secret_name": SECRET_NAME, "secret_arn": SECRET_ARN, "table_arn": TABLE_ARN,
+            "function_arn": FUNCTION_ARN}
+
+
+def pool_arn_of(params):
+    """The pool every Cognito grant must name: ExistingUserPoolId's, or the one the stack creates."""
+    existing = params.get("ExistingUserPoolId", "")
+    return arn("cognito-idp", f"userpool/{existing}") if existing else POOL_ARN
 
 
 def expected_calls(params, names=None):
@@ -71,6 +86,7 @@ def expected_calls(params, names=None):
     # names as those constants so that the calls below read the same for every template.
     names = names or default_names()
     LOG_GROUP, SECRET_NAME, SECRET_ARN, TABLE_ARN = names["log_group"], names["secret_name"], names["secret_arn"], names["table_arn"]
+    POOL_ARN, FUNCTION_ARN = pool_arn_of(params), names["function_arn"]
     GROUP_ARN = arn("logs", f"log-group:{LOG_GROUP}")
     STREAM_ARN = arn("logs", f"log-group:{LOG_GROUP}:log-stream:{STREAM}")
     identity = params["SesIdentity"]
@@ -97,6 +113,15 @@ def expected_calls(params, names=None):
             ("cognito-idp:AdminGetUser", POOL_ARN, "Create/Verify read the state afresh and read writes back"),
             ("cognito-idp:AdminUpdateUserAttributes", POOL_ARN, "Create/Verify write the challenge state"),
         ]
+    drift = params.get("DriftCheck", "true") == "true"
+    drift_calls = [
+        ("cognito-idp:DescribeUserPool", POOL_ARN, "the drift check reads the pool"),
+        ("cognito-idp:ListUserPoolClients", POOL_ARN, "the drift check lists its app clients"),
+        ("cognito-idp:DescribeUserPoolClient", POOL_ARN, "the drift check reads each app client"),
+        ("lambda:GetPolicy", FUNCTION_ARN, "the drift check reads who may invoke the function"),
+    ]
+    if drift:
+        allow += drift_calls
     if config_set:
         allow.append(("ses:SendEmail", arn("ses", f"configuration-set/{config_set}"), "SesConfigurationSet is set"))
     if template:
@@ -116,7 +141,19 @@ def expected_calls(params, names=None):
         ("cognito-idp:AdminSetUserPassword", POOL_ARN, "not a call the function makes"),
         ("cognito-idp:ListUsers", POOL_ARN, "not a call the function makes"),
         ("cognito-idp:AdminGetUser", arn("cognito-idp", f"userpool/{REGION}_ZyXwVuTsR"), "another pool"),
-        ("cognito-idp:AdminUpdateUserAttributes", arn("cognito-idp", f"userpool/{m.USER_POOL_ID}2"), "a pool ID extending ours"),
+        ("cognito-idp:AdminUpdateUserAttributes", POOL_ARN + "2", "a pool ID extending ours"),
+        ("cognito-idp:UpdateUserPool", POOL_ARN, "the drift check only reads: attach wires"),
+        ("cognito-idp:UpdateUserPoolClient", POOL_ARN, "the drift check only reads"),
+        ("cognito-idp:AddCustomAttributes", POOL_ARN, "the drift check only reads"),
+        ("cognito-idp:DescribeUserPool", arn("cognito-idp", f"userpool/{REGION}_ZyXwVuTsR"), "another pool"),
+        ("cognito-idp:ListUserPoolClients", arn("cognito-idp", f"userpool/{REGION}_ZyXwVuTsR"), "another pool"),
+        ("cognito-idp:DescribeUserPoolClient", POOL_ARN + "2", "a pool ID extending ours"),
+        ("lambda:GetPolicy", arn("lambda", "function:other-function"), "another function"),
+        ("lambda:GetPolicy", FUNCTION_ARN + "2", "a function whose name extends ours"),
+        ("lambda:GetPolicy", FUNCTION_ARN + ":live", "an alias or version of ours is not the function the drift check reads"),
+        ("lambda:GetFunctionConfiguration", FUNCTION_ARN, "the drift check needs GetPolicy only"),
+        ("lambda:AddPermission", FUNCTION_ARN, "the drift check only reads"),
+        ("lambda:InvokeFunction", FUNCTION_ARN, "the function never invokes itself"),
         ("ses:SendEmail", arn("ses", "identity/evil.example"), "another domain"),
         ("ses:SendEmail", arn("ses", "identity/someone@evil.example"), "another address"),
         ("ses:SendEmail", arn("ses", f"identity/{identity}.evil.example"), "a name extending ours"),
@@ -139,6 +176,12 @@ def expected_calls(params, names=None):
         ("dynamodb:Query", TABLE_ARN, "UpdateItem and GetItem only"),
         ("iam:PassRole", f"arn:{PARTITION}:iam::{ACCOUNT}:role/{STACK_NAME}-FunctionRole-ROLEID0000", "no IAM grant"),
     ]
+    if not drift:
+        deny += [(a, r, "DriftCheck=false: no drift check") for a, r, _ in drift_calls]
+    if params.get("ExistingUserPoolId"):
+        # The pool the stack would have created (the model's ID) is not the pool given.
+        deny += [(a, arn("cognito-idp", f"userpool/{m.USER_POOL_ID}"), "the stack creates no pool: only ExistingUserPoolId")
+                 for a in ("cognito-idp:AdminGetUser", "cognito-idp:AdminUpdateUserAttributes", "cognito-idp:DescribeUserPool")]
     if table:
         deny.append(("cognito-idp:AdminGetUser", POOL_ARN, "the table store reads no user"))
     else:
@@ -185,6 +228,11 @@ def stack_names(stack):
     if not (secret_arn.startswith(prefix) and secret_arn.endswith(suffix)):
         raise Unsupported(f"CODE_HMAC_KEY_SECRET_ARN resolves to {secret_arn!r}, not a secret of this stack")
     table = stack.resolve(env.get("CHALLENGE_TABLE", ""))
+    try:
+        function_arn = stack.get_att(function_id(stack), "Arn")
+    except Unsupported:
+        # A generated function name (not modelled): only calls the role must deny name it.
+        function_arn = FUNCTION_ARN
     return {
         "log_group": log_group,
         "secret_name": secret_arn[len(prefix):-len(suffix)],
@@ -192,6 +240,7 @@ def stack_names(stack):
         # With the attribute store there is no table; the calls that must be denied name the one
         # the template would have made.
         "table_arn": arn("dynamodb", f"table/{table}") if table else TABLE_ARN,
+        "function_arn": function_arn,
     }
 
 
@@ -355,7 +404,8 @@ def check_synthesized(manifest_path):
         return [f"{manifest_path}: no template sets"], 0
     for entry in manifest["sets"]:
         label = f"synthesized: {entry['label']}"
-        expect = {"ChallengeStore": "attribute", **entry["expect"]}
+        # A synthesized stack has no drift check unless its manifest says so.
+        expect = {"ChallengeStore": "attribute", "DriftCheck": "false", **entry["expect"]}
         try:
             stack = SynthesizedStack(m.load(os.path.join(base, entry["template"])), {})
             found, n = check_stack(label, stack, expect)

@@ -55,7 +55,7 @@ CODE_URI_LINE = re.compile(r"^      CodeUri: .*\n", re.MULTILINE)
 # has no such cap. Raised at start-up so the function's own MAX_ATTEMPTS is what ends a sign-in.
 EMULATOR_ROUNDS = 20
 # The emulator's services this stack uses; the others are not started.
-SERVICES = "cloudformation,s3,lambda,cognito-idp,ses,sesv2,secretsmanager,iam,sts,logs,dynamodb,cloudwatch,wafv2"
+SERVICES = "cloudformation,s3,lambda,cognito-idp,ses,sesv2,secretsmanager,iam,sts,logs,dynamodb,cloudwatch,wafv2,events"
 # A demo user for trying the page, created by `up`.
 RESEND_COOLDOWN = 10
 DEMO_EMAIL = "demo@example.test"
@@ -232,34 +232,37 @@ def packaged_template(code_uri: str) -> str:
     return CODE_URI_LINE.sub(f"      CodeUri: {code_uri}\n", text)
 
 
-def deploy() -> dict[str, str]:
+def deploy(extra: dict[str, str] | None = None, stack_name: str = STACK_NAME) -> dict[str, str]:
+    """Deploys the template with the local parameters, and `extra` (ExistingUserPoolId for a pool
+    made beside it: scripts/existing_pool_stack.py)."""
     # SES refuses an unverified sender, here as on AWS; the emulator verifies at once.
     client("sesv2").create_email_identity(EmailIdentity=SES_IDENTITY)
     body = packaged_template(package())
     (STATE / "template.packaged.yaml").write_text(body)
     cfn = client("cloudformation")
     cfn.create_stack(
-        StackName=STACK_NAME,
+        StackName=stack_name,
         TemplateBody=body,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters().items()],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters() | (extra or {})).items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     deadline = time.monotonic() + 120
     while True:
-        stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         status = stack["StackStatus"]
         if status == "CREATE_COMPLETE":
             break
         if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
-            events = cfn.describe_stack_events(StackName=STACK_NAME)["StackEvents"]
+            events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
             failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if "FAILED" in e["ResourceStatus"]]
-            fail(f"stack {STACK_NAME} ended {status}: " + "; ".join(failed))
+            fail(f"stack {stack_name} ended {status}: " + "; ".join(failed))
         time.sleep(0.5)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     fn = client("lambda").get_function(FunctionName=outputs["FunctionArn"])["Configuration"]
     if not fn.get("CodeSize"):
         fail("the function was created without code (the emulator did not find the zip in S3)")
-    work_around_number_parameter(outputs)
+    if "UserPoolClientId" in outputs:  # an existing pool's stack makes no client
+        work_around_number_parameter(outputs)
     work_around_secret_ref(fn)
     return outputs | {"FunctionName": fn["FunctionName"]}
 
