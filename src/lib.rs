@@ -12,7 +12,8 @@
 //!   Manager), and the local stand-ins used by `make demo` and `make replay`.
 //! - [`triggers`]: the application layer. It reads a raw Cognito event, routes on `triggerSource`,
 //!   maps the event into domain terms, performs the I/O the domain asked for inside a time budget,
-//!   and writes the response back into the event.
+//!   and writes the response back into the event. It also serves the scheduled drift check
+//!   (`{"otpDriftCheck": …}`), which runs [`admin`]'s checks over a [`ports::PoolInspector`].
 //! - [`config`]: the typed configuration, read once from the environment and validated.
 //! - [`telemetry`]: the per-invocation metrics, as CloudWatch Embedded Metric Format lines.
 //! - [`hex`]: the one hex codec for byte strings that travel as text.

@@ -4,14 +4,16 @@
 //! invocation that sends mail or touches the store (`CHALLENGE_STORE`: the user's attribute or a
 //! DynamoDB table), and the code key (with
 //! `CODE_HMAC_KEY_SECRET_ARN`) is fetched on the first invocation that hashes a code, so Define,
-//! pre-sign-up and decoys never pay for them. Configuration errors are reported to the Runtime
-//! API's init-error endpoint.
+//! pre-sign-up and decoys never pay for them. The scheduled drift check reads the pool through the
+//! same lazily loaded configuration, with the function's environment taken from this process.
+//! Configuration errors are reported to the Runtime API's init-error endpoint.
 
 // The SDK's deeply nested futures exceed the default query depth when laid out in `main`.
 #![recursion_limit = "256"]
 
 use std::sync::Arc;
 
+use cognito_email_otp::adapters::admin::{AwsInspector, own_environment};
 use cognito_email_otp::adapters::aws::AwsContext;
 use cognito_email_otp::adapters::cognito::CognitoStore;
 use cognito_email_otp::adapters::dynamo::DynamoStore;
@@ -51,11 +53,10 @@ async fn with_store<S: ChallengeStore>(
     store: S,
     aws: Arc<AwsContext>,
 ) -> Result<(), lambda_runtime::Error> {
-    match config.code_key.clone() {
-        CodeKey::Inline(_) => serve(&App::new(config, mailer, store, SystemClock)).await,
-        CodeKey::Secret(arn) => {
-            let keys = SecretKey::new(aws, arn);
-            serve(&App::new(config, mailer, store, SystemClock).with_keys(keys)).await
-        }
+    let inspector = AwsInspector::new(aws.clone(), own_environment());
+    let app = App::new(config, mailer, store, SystemClock).with_inspector(inspector);
+    match app.config().code_key.clone() {
+        CodeKey::Inline(_) => serve(&app).await,
+        CodeKey::Secret(arn) => serve(&app.with_keys(SecretKey::new(aws, arn))).await,
     }
 }

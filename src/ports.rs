@@ -1,12 +1,14 @@
 //! The narrow interfaces the application needs from the outside world.
 //!
 //! Adapters in [`crate::adapters`] implement them against SES v2, Cognito, DynamoDB and Secrets
-//! Manager, or locally for the demo.
+//! Manager, or locally for the demo; the drift check's [`PoolInspector`] reads a pool with
+//! `otp-admin`'s code.
 //! The futures are `Send` so any adapter works under a multi-threaded runtime as well.
 
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::admin::{AdminError, Facts, FunctionArn};
 use crate::config::CodeKey;
 use crate::domain::code::{CodeHasher, OtpCode};
 use crate::domain::email::EmailAddress;
@@ -234,5 +236,34 @@ impl Clock for SystemClock {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         u32::try_from(secs).unwrap_or(u32::MAX)
+    }
+}
+
+/// Reads what the drift check looks at: a user pool, every app client of it, and this function's
+/// wiring into it, as [`Facts`] for [`crate::admin::check`]. Read-only.
+///
+/// The adapter ([`crate::adapters::admin::AwsInspector`]) makes exactly four calls:
+/// `cognito-idp:DescribeUserPool`, `ListUserPoolClients`, `DescribeUserPoolClient` and
+/// `lambda:GetPolicy` of `function`; the function's environment comes from its own process, and
+/// SES is not read (`ses:GetAccount` cannot be granted on less than `*`).
+pub trait PoolInspector: Send + Sync {
+    /// The facts of `pool_id` and of `function` (unqualified) in it.
+    fn inspect(
+        &self,
+        pool_id: &str,
+        function: &FunctionArn,
+    ) -> impl Future<Output = Result<Facts, AdminError>> + Send;
+}
+
+/// No inspector: the local runner and the demo, which serve Cognito's triggers only. A drift
+/// event there fails as a check that could not run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoInspector;
+
+impl PoolInspector for NoInspector {
+    async fn inspect(&self, _: &str, _: &FunctionArn) -> Result<Facts, AdminError> {
+        Err(AdminError::Usage(
+            "this runner has no AWS access for the drift check".into(),
+        ))
     }
 }

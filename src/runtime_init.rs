@@ -20,7 +20,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{Config, ConfigError};
-use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, PoolInspector};
 use crate::triggers::App;
 
 /// The crate whose own events may log below `warn`. Every other target (the AWS SDK, the HTTP
@@ -131,11 +131,14 @@ pub async fn load_config() -> Result<Config, ConfigError> {
 }
 
 /// Serves invocations from the Lambda Runtime API with `app`, borrowed for the life of the process.
-pub async fn serve<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource>(
-    app: &App<M, S, C, K>,
+/// Each is handled as the function the runtime says was invoked (its context's invoked function
+/// ARN, which the drift check takes for "this function").
+pub async fn serve<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource, I: PoolInspector>(
+    app: &App<M, S, C, K, I>,
 ) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        app.handle(event.payload)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        app.handle_as(event.payload, Some(&event.context.invoked_function_arn))
+            .await
     }))
     .await
 }

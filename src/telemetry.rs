@@ -136,6 +136,92 @@ impl Emf {
     }
 }
 
+/// The drift check's metrics: one document per metric value, since each critical finding carries
+/// its own `Finding` dimension value (see [`Emf::drift_count`]).
+pub mod drift {
+    /// The number of critical findings of a completed check (0 when clean), by `UserPoolId`.
+    pub const CRITICAL_FINDINGS: &str = "DriftCriticalFindings";
+    /// 1 per critical finding, by `UserPoolId` and `Finding` (the finding's id).
+    pub const FINDING: &str = "DriftFinding";
+    /// 1 when the check could not run (a failed or timed-out call, no permission, no pool).
+    pub const CHECK_FAILED: &str = "DriftCheckFailed";
+}
+
+impl Emf {
+    /// `DriftCriticalFindings` = `critical` for `pool_id`, dimensions `[["UserPoolId"]]`.
+    pub fn drift_count(&self, pool_id: &str, critical: usize, timestamp_ms: u64) -> Value {
+        self.single(
+            drift::CRITICAL_FINDINGS,
+            critical,
+            &[("UserPoolId", pool_id)],
+            Map::new(),
+            timestamp_ms,
+        )
+    }
+
+    /// `DriftFinding` = 1 for one critical finding `id`, dimensions `[["UserPoolId", "Finding"]]`;
+    /// the client it concerns (if any) is a property, not a dimension.
+    pub fn drift_finding(
+        &self,
+        pool_id: &str,
+        id: &str,
+        client_id: Option<&str>,
+        timestamp_ms: u64,
+    ) -> Value {
+        let mut properties = Map::new();
+        if let Some(c) = client_id {
+            properties.insert("ClientId".into(), json!(c));
+        }
+        self.single(
+            drift::FINDING,
+            1,
+            &[("UserPoolId", pool_id), ("Finding", id)],
+            properties,
+            timestamp_ms,
+        )
+    }
+
+    /// `DriftCheckFailed` = 1 for `pool_id`, dimensions `[["UserPoolId"]]`.
+    pub fn drift_failed(&self, pool_id: &str, timestamp_ms: u64) -> Value {
+        self.single(
+            drift::CHECK_FAILED,
+            1,
+            &[("UserPoolId", pool_id)],
+            Map::new(),
+            timestamp_ms,
+        )
+    }
+
+    /// A document declaring exactly one count metric, in one dimension set.
+    fn single(
+        &self,
+        metric: &str,
+        value: usize,
+        dimensions: &[(&str, &str)],
+        mut root: Map<String, Value>,
+        timestamp_ms: u64,
+    ) -> Value {
+        for (k, v) in dimensions {
+            root.insert((*k).into(), json!(v));
+        }
+        root.insert(metric.into(), json!(value));
+        root.insert("Trigger".into(), json!("drift"));
+        let names: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [names],
+                    "Metrics": [{ "Name": metric, "Unit": "Count" }],
+                }],
+            }),
+        );
+        Value::Object(root)
+    }
+}
+
 /// Where documents go: stdout in Lambda, somewhere else in tests and the demo.
 pub struct MetricsSink(Box<dyn Fn(&str) + Send + Sync>);
 
@@ -236,6 +322,43 @@ mod tests {
             json!([["Flow"]])
         );
         assert!(Metric::ALL.iter().all(|m| doc[m.name()] == 0));
+    }
+
+    #[test]
+    fn drift_documents_carry_one_metric_in_their_own_dimensions() {
+        let emf = Emf::new("Acme/SignIn", false);
+        let count = emf.drift_count("eu-west-1_Q7xk2PzRm", 2, 7);
+        let directive = &count["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Acme/SignIn");
+        assert_eq!(directive["Dimensions"], json!([["UserPoolId"]]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "DriftCriticalFindings", "Unit": "Count"}])
+        );
+        assert_eq!(
+            (&count["DriftCriticalFindings"], &count["UserPoolId"]),
+            (&json!(2), &json!("eu-west-1_Q7xk2PzRm"))
+        );
+        let finding = emf.drift_finding("eu-west-1_x", "client-password-auth", Some("abc"), 7);
+        assert_eq!(
+            finding["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["UserPoolId", "Finding"]])
+        );
+        assert_eq!(
+            (
+                &finding["DriftFinding"],
+                &finding["Finding"],
+                &finding["ClientId"]
+            ),
+            (&json!(1), &json!("client-password-auth"), &json!("abc"))
+        );
+        let failed = emf.drift_failed("eu-west-1_x", 7);
+        assert_eq!(failed["DriftCheckFailed"], 1);
+        assert_eq!(
+            failed["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["UserPoolId"]])
+        );
+        assert!(failed.get("DriftCriticalFindings").is_none());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! including members this SDK version does not model, and never a default the SDK would fill in.
 //!
 //! The SDK configuration is the standard one (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, …)
-//! with timeouts for an interactive tool rather than the function's 1.6 s. Cognito is called in
+//! with timeouts for an interactive tool rather than the function's 1.6 s; the function's drift
+//! check ([`AwsInspector`]) reads through the function's own configuration instead, and only the
+//! pool, its clients and the function's policy. Cognito is called in
 //! the Region the pool ID names, Lambda in the function ARN's, SES in the function's (where it
 //! sends), else the pool's. Calls made: see `docs/admin.md`.
 
@@ -30,13 +32,16 @@ use aws_sdk_cognitoidentityprovider::types::{
     AttributeDataType, SchemaAttributeType, StringAttributeConstraintsType,
 };
 use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
 
+use crate::adapters::aws::AwsContext;
 use crate::admin::arn::pool_region;
 use crate::admin::facts::{ClientFacts, Facts, FunctionFacts, PoolFacts, SesFacts};
 use crate::admin::wiring::{self, AttachOptions, NewAttribute, Permission, Plan, Refusal};
 use crate::admin::{AdminError, FunctionArn};
 use crate::config::StoreChoice;
 use crate::domain::email::Sender;
+use crate::ports::PoolInspector;
 
 type Cognito = aws_sdk_cognitoidentityprovider::Client;
 type Lambda = aws_sdk_lambda::Client;
@@ -67,7 +72,19 @@ pub struct CheckTarget {
     pub function: Option<FunctionArn>,
     /// `--from`; without it, the function's `EMAIL_FROM` if the function is given.
     pub sender: Option<String>,
+    /// The function's environment when the caller has it: the drift check runs inside the
+    /// function and passes its own. Then `GetFunctionConfiguration` is not called (`GetPolicy`
+    /// still is); `None` reads it.
+    pub environment: Option<BTreeMap<String, String>>,
+    /// Whether to read the sender's SES identity and the account's sending status. The drift
+    /// check does not: `ses:GetAccount` can only be granted on `*`.
+    pub ses: bool,
 }
+
+/// How many `DescribeUserPoolClient` calls are in flight at once: a pool with many clients is
+/// read in a fraction of the time one after another takes, and Cognito's per-account request
+/// rate for client reads is not run into.
+pub const CLIENT_READS_IN_FLIGHT: usize = 4;
 
 /// The AWS side of `otp-admin`.
 #[derive(Debug, Clone)]
@@ -310,13 +327,12 @@ impl AdminAws {
 
     /// `GetFunctionConfiguration` and `GetPolicy`.
     pub async fn function(&self, arn: &FunctionArn) -> Result<FunctionFacts, AdminError> {
-        let lambda = self.lambda(arn.region());
-        let config = lambda
+        let config = self
+            .lambda(arn.region())
             .get_function_configuration()
             .function_name(arn.as_str())
             .send();
-        let policy = lambda.get_policy().function_name(arn.as_str()).send();
-        let (config, policy) = tokio::join!(config, policy);
+        let (config, policy) = tokio::join!(config, self.policy(arn));
         let config = match config {
             Ok(c) => c,
             Err(e)
@@ -327,17 +343,7 @@ impl AdminAws {
             }
             Err(e) => return Err(failed("lambda:GetFunctionConfiguration", &e)),
         };
-        let policy = match policy {
-            Ok(p) => p.policy().map(str::to_owned),
-            // No resource policy at all: Cognito may not invoke it.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => return Err(failed("lambda:GetPolicy", &e)),
-        };
+        let policy = policy?;
         let environment: BTreeMap<String, String> = config
             .environment()
             .and_then(|e| e.variables())
@@ -348,6 +354,62 @@ impl AdminAws {
             environment,
             policy,
         })
+    }
+
+    /// `GetPolicy` of `arn` (as given: with a qualifier, the alias's or version's own policy).
+    /// `None` when the function has no resource policy at all (Cognito may then not invoke it).
+    pub async fn policy(&self, arn: &FunctionArn) -> Result<Option<String>, AdminError> {
+        match self
+            .lambda(arn.region())
+            .get_policy()
+            .function_name(arn.as_str())
+            .send()
+            .await
+        {
+            Ok(p) => Ok(p.policy().map(str::to_owned)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(failed("lambda:GetPolicy", &e)),
+        }
+    }
+
+    /// `DescribeUserPoolClient` of each of `ids`, at most [`CLIENT_READS_IN_FLIGHT`] at once, in
+    /// the order given. The first failure is the answer (the other reads are dropped).
+    pub async fn describe_clients(
+        &self,
+        pool_id: &str,
+        ids: Vec<String>,
+    ) -> Result<Vec<ClientFacts>, AdminError> {
+        const CALL: &str = "cognito-idp:DescribeUserPoolClient";
+        let permits = Arc::new(tokio::sync::Semaphore::new(CLIENT_READS_IN_FLIGHT));
+        // Dropping the set (an error, or the caller's deadline) aborts every read still running.
+        let mut reads = tokio::task::JoinSet::new();
+        for (i, id) in ids.into_iter().enumerate() {
+            let (aws, pool_id, permits) = (self.clone(), pool_id.to_owned(), permits.clone());
+            reads.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let raw = aws.describe_client(&pool_id, &id).await?;
+                let client = ClientFacts::from_json(&raw).ok_or(AdminError::BadAnswer {
+                    call: CALL,
+                    what: "the client's ClientId".into(),
+                })?;
+                Ok::<_, AdminError>((i, client))
+            });
+        }
+        let mut clients = Vec::with_capacity(reads.len());
+        while let Some(done) = reads.join_next().await {
+            let read = done.map_err(|e| AdminError::BadAnswer {
+                call: CALL,
+                what: format!("a read that finished ({e})"),
+            })?;
+            clients.push(read?);
+        }
+        clients.sort_by_key(|(i, _)| *i);
+        Ok(clients.into_iter().map(|(_, c)| c).collect())
     }
 
     /// `GetEmailIdentity` of the address and of its domain, and `GetAccount`, in `region`.
@@ -388,37 +450,49 @@ impl AdminAws {
         })
     }
 
-    /// Everything `check` looks at. Read-only.
+    /// Everything `check` looks at: the pool, its clients and the function at once (clients
+    /// read [`CLIENT_READS_IN_FLIGHT`] at a time), then SES if asked. Read-only. Shared by
+    /// `otp-admin check` and the function's drift check (see [`AwsInspector`]).
     pub async fn gather(&self, target: &CheckTarget) -> Result<Facts, AdminError> {
         let region = pool_region(&target.pool_id)?.to_owned();
-        let raw = self.describe_pool(&target.pool_id).await?;
-        let pool = PoolFacts::from_json(&raw).ok_or(AdminError::BadAnswer {
-            call: "cognito-idp:DescribeUserPool",
-            what: "the pool's Id".into(),
-        })?;
+        let pool = async {
+            let raw = self.describe_pool(&target.pool_id).await?;
+            PoolFacts::from_json(&raw).ok_or(AdminError::BadAnswer {
+                call: "cognito-idp:DescribeUserPool",
+                what: "the pool's Id".into(),
+            })
+        };
         let clients = async {
             let ids = if target.client_ids.is_empty() {
                 self.client_ids(&target.pool_id).await?
             } else {
                 target.client_ids.clone()
             };
-            let mut clients = Vec::with_capacity(ids.len());
-            for id in ids {
-                let raw = self.describe_client(&target.pool_id, &id).await?;
-                clients.push(ClientFacts::from_json(&raw).ok_or(AdminError::BadAnswer {
-                    call: "cognito-idp:DescribeUserPoolClient",
-                    what: "the client's ClientId".into(),
-                })?);
-            }
-            Ok::<_, AdminError>(clients)
+            self.describe_clients(&target.pool_id, ids).await
         };
         let function = async {
-            match &target.function {
-                Some(arn) => self.function(arn).await.map(Some),
-                None => Ok(None),
+            match (&target.function, &target.environment) {
+                (Some(arn), Some(environment)) => Ok(Some(FunctionFacts {
+                    arn: arn.clone(),
+                    environment: environment.clone(),
+                    policy: self.policy(arn).await?,
+                })),
+                (Some(arn), None) => self.function(arn).await.map(Some),
+                (None, _) => Ok(None),
             }
         };
-        let (clients, function) = tokio::try_join!(clients, function)?;
+        // All three at once, but a missing pool is reported as such, not as the clients' or
+        // the policy's failure that follows from it.
+        let (pool, clients, function) = tokio::join!(pool, clients, function);
+        let (pool, clients, function) = (pool?, clients?, function?);
+        if !target.ses {
+            return Ok(Facts {
+                pool,
+                clients,
+                function,
+                ses: None,
+            });
+        }
         let sender = match (&target.sender, &function) {
             (Some(s), _) => Some(sender_address(s, "--from")?),
             (None, Some(f)) => f
@@ -654,22 +728,7 @@ impl AdminAws {
     ) -> Result<Plan, AdminError> {
         pool_region(pool_id)?;
         let pool = self.describe_pool(pool_id).await?;
-        let policy = match self
-            .lambda(function.region())
-            .get_policy()
-            .function_name(function.as_str())
-            .send()
-            .await
-        {
-            Ok(p) => p.policy().map(str::to_owned),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => return Err(failed("lambda:GetPolicy", &e)),
-        };
+        let policy = self.policy(function).await?;
         let (pool_arn, _) = Self::pool_arn(&pool)?;
         Ok(Plan {
             function: function.clone(),
@@ -722,4 +781,70 @@ impl AdminAws {
         }
         Ok(())
     }
+}
+
+/// The drift check's [`PoolInspector`]: [`AdminAws::gather`] on the function's own SDK
+/// configuration (its timeouts and retries, loaded on first use), with the function's environment
+/// from its own process and no SES. Four calls: `DescribeUserPool`, `ListUserPoolClients`,
+/// `DescribeUserPoolClient` per client, `GetPolicy`.
+pub struct AwsInspector {
+    aws: Arc<AwsContext>,
+    admin: OnceCell<AdminAws>,
+    environment: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for AwsInspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The environment's values stay out of any debug output.
+        f.debug_struct("AwsInspector")
+            .field("variables", &self.environment.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsInspector {
+    /// Reads through `aws`; `environment` is the function's (see [`own_environment`]).
+    pub fn new(aws: Arc<AwsContext>, environment: BTreeMap<String, String>) -> Self {
+        Self {
+            aws,
+            admin: OnceCell::new(),
+            environment,
+        }
+    }
+
+    async fn admin(&self) -> &AdminAws {
+        self.admin
+            .get_or_init(|| async { AdminAws::new(self.aws.sdk_config().await.clone()) })
+            .await
+    }
+}
+
+impl PoolInspector for AwsInspector {
+    async fn inspect(&self, pool_id: &str, function: &FunctionArn) -> Result<Facts, AdminError> {
+        let target = CheckTarget {
+            pool_id: pool_id.to_owned(),
+            client_ids: Vec::new(),
+            function: Some(function.clone()),
+            sender: None,
+            environment: Some(self.environment.clone()),
+            ses: false,
+        };
+        self.admin().await.gather(&target).await
+    }
+}
+
+/// Variables Lambda sets that are credentials, not configuration: never handed to the checks.
+const CREDENTIALS: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// This process's environment as the function's configuration, for the drift check: what
+/// `GetFunctionConfiguration` would answer, plus the variables Lambda itself sets (which the
+/// checks do not read), less the role's credentials.
+pub fn own_environment() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| !CREDENTIALS.contains(&k.as_str()))
+        .collect()
 }

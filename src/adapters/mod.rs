@@ -10,7 +10,8 @@
 //! - [`secrets`]: [`crate::ports::KeySource`] over Secrets Manager `GetSecretValue`, read once
 //!   per process.
 //! - [`admin`]: `otp-admin`'s reads of a pool, its clients, the function and SES, and the
-//!   updates that apply its plans (never used by the Lambda's sign-in path).
+//!   updates that apply its plans (never used by the Lambda's sign-in path); its reads are also
+//!   the drift check's [`crate::ports::PoolInspector`] (`AwsInspector`: four read-only calls).
 //! - [`local`]: a mailbox folder and an attribute file, for `make demo` and `make replay`. The
 //!   Lambda binary never constructs these.
 

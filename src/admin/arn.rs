@@ -101,6 +101,22 @@ impl FunctionArn {
         self.qualifier.as_deref()
     }
 
+    /// The same function without its version or alias: what `lambda:GetPolicy` is granted on
+    /// when a grant names the function alone (the drift check's).
+    pub fn unqualified(&self) -> FunctionArn {
+        match &self.qualifier {
+            None => self.clone(),
+            Some(_) => Self {
+                raw: format!(
+                    "arn:{}:lambda:{}:{}:function:{}",
+                    self.partition, self.region, self.account, self.name
+                ),
+                qualifier: None,
+                ..self.clone()
+            },
+        }
+    }
+
     /// How `other` (a trigger slot's value) relates to this function.
     pub fn relation(&self, other: &str) -> Relation {
         if other == self.raw {
@@ -217,6 +233,8 @@ mod tests {
         );
         let v = FunctionArn::parse("arn:aws:lambda:eu-west-1:123456789012:function:otp:7").unwrap();
         assert_eq!(v.qualifier(), Some("7"));
+        assert_eq!(v.unqualified(), f);
+        assert_eq!(f.unqualified(), f);
         assert_eq!(f.relation(v.as_str()), Relation::OtherVersion);
         assert_eq!(v.relation(f.as_str()), Relation::OtherVersion);
         assert_eq!(f.relation(f.as_str()), Relation::Same);

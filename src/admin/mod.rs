@@ -5,8 +5,9 @@
 //! Everything here is pure: it works on plain data ([`facts`]) and on the JSON objects
 //! `DescribeUserPool` and `DescribeUserPoolClient` answered, and returns findings and plans. The
 //! AWS calls that gather the data and apply a plan are in [`crate::adapters::admin`]; the command
-//! line is `src/bin/otp-admin.rs`. So the Lambda can run the same checks later (a scheduled drift
-//! check) by gathering facts through the adapter and calling [`checks::check`].
+//! line is `src/bin/otp-admin.rs`. The Lambda runs the same checks on a schedule (the drift check,
+//! `src/triggers/drift.rs`), gathering facts through the same adapter behind
+//! [`crate::ports::PoolInspector`] and calling [`checks::check`].
 //!
 //! The finding ids, severities and fixes are documented in `docs/admin.md`.
 

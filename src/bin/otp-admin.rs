@@ -212,6 +212,8 @@ async fn run(args: Args) -> Result<ExitCode, AdminError> {
                 client_ids: args.client_ids.clone(),
                 function,
                 sender: args.from.clone(),
+                environment: None,
+                ses: true,
             };
             let facts = aws.gather(&target).await?;
             let findings = check(&facts);

@@ -52,8 +52,8 @@ use crate::domain::policy::{
 use crate::domain::state::{ActiveCode, ChallengeState, WRITE_TAG_LEN};
 use crate::hex;
 use crate::ports::{
-    ChallengeStore, Clock, DeliveryError, FailureKind, KeySource, Mailer, OutgoingEmail, Snapshot,
-    Stored, StoredTemplate, Version,
+    ChallengeStore, Clock, DeliveryError, FailureKind, KeySource, Mailer, OutgoingEmail,
+    PoolInspector, Snapshot, Stored, StoredTemplate, Version,
 };
 
 /// Whether a failed write may nevertheless have been applied: a timeout or a lost answer may
@@ -103,7 +103,7 @@ struct Round<'a> {
     state: Option<&'a str>,
 }
 
-impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource, I: PoolInspector> App<M, S, C, K, I> {
     pub(super) async fn create(
         &self,
         event: &mut Map<String, Value>,

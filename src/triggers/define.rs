@@ -20,7 +20,7 @@ use crate::domain::flow::{
     self, ChallengeKind, DefineContext, DefineDecision, PasswordChange, Round,
     USER_STATUS_ATTRIBUTE,
 };
-use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, PoolInspector};
 
 /// The session as the domain reads it. Create maps its own copy the same way, so it decides the
 /// end of a sign-in exactly as Define did ([`flow::session_end`]).
@@ -43,7 +43,7 @@ pub(super) fn session_rounds(session: &[Option<ChallengeResult>]) -> Vec<Round> 
         .collect()
 }
 
-impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource, I: PoolInspector> App<M, S, C, K, I> {
     /// What Define knows besides the session, from the fields Define's and Create's requests share.
     pub(super) fn define_context(
         &self,

@@ -60,6 +60,10 @@ pub enum TriggerError {
     /// The challenge attribute could not be written.
     #[error("challenge store failed: {0}")]
     Store(#[from] StoreError),
+    /// The scheduled drift check could not read the pool, its clients or the function's policy
+    /// (a failed or timed-out call, no permission, no such pool). Never a sign-in's error.
+    #[error("drift check failed: {0}")]
+    DriftCheckFailed(String),
 }
 
 impl TriggerError {
@@ -79,6 +83,7 @@ impl TriggerError {
             Self::DomainNotAllowed => "DomainNotAllowed",
             Self::Delivery(_) => "DeliveryFailed",
             Self::Store(_) => "StoreFailed",
+            Self::DriftCheckFailed(_) => "DriftCheckFailed",
         }
     }
 
@@ -98,6 +103,7 @@ impl TriggerError {
             Self::DomainNotAllowed => "domain_refused",
             Self::Delivery(_) => "delivery_error",
             Self::Store(_) => "store_error",
+            Self::DriftCheckFailed(_) => "check_failed",
         }
     }
 
@@ -120,6 +126,8 @@ impl TriggerError {
             Self::DomainNotAllowed => "OTP_DOMAIN_NOT_ALLOWED",
             Self::Delivery(_) => "OTP_EMAIL_NOT_SENT",
             Self::Store(_) => "OTP_TRY_AGAIN",
+            // Answered to EventBridge, never to a sign-in screen.
+            Self::DriftCheckFailed(_) => "OTP_DRIFT_CHECK_FAILED",
         }
     }
 
@@ -164,6 +172,9 @@ impl TriggerError {
             }
             Self::Store(_) => {
                 "We could not complete your sign-in. Please try again in a minute.".into()
+            }
+            Self::DriftCheckFailed(_) => {
+                "The scheduled check of the user pool could not run; see the function's log.".into()
             }
         }
     }
@@ -263,6 +274,7 @@ mod tests {
                 }),
                 "store_error",
             ),
+            (TriggerError::DriftCheckFailed(detail()), "check_failed"),
         ];
         for (e, name) in &all {
             assert_eq!(e.outcome(), *name);
@@ -313,6 +325,10 @@ mod tests {
                     detail: "x".into(),
                 }),
                 "OTP_TRY_AGAIN",
+            ),
+            (
+                TriggerError::DriftCheckFailed("x".into()),
+                "OTP_DRIFT_CHECK_FAILED",
             ),
         ];
         for (e, token) in &all {

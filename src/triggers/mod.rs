@@ -5,10 +5,14 @@
 //! same JSON object, so fields Cognito adds later pass through untouched. It writes one log line
 //! per invocation with the trigger, the outcome, the duration and a user reference that is not
 //! personal data.
+//!
+//! One event is not Cognito's: the scheduled drift check (`{"otpDriftCheck": {...}}`, see
+//! [`drift`]), recognised before `triggerSource` is looked for.
 
 mod create;
 mod decoy;
 mod define;
+pub mod drift;
 pub mod error;
 mod pre_signup;
 mod verify;
@@ -31,7 +35,8 @@ use crate::domain::random;
 use crate::domain::state::{ChallengeState, WRITE_TAG_LEN};
 use crate::hex;
 use crate::ports::{
-    ChallengeStore, Clock, KeySource, Mailer, Snapshot, StateWrite, Stored, Version,
+    ChallengeStore, Clock, KeySource, Mailer, NoInspector, PoolInspector, Snapshot, StateWrite,
+    Stored, Version,
 };
 use crate::telemetry::{Emf, Metric, MetricsSink, Sample};
 
@@ -152,12 +157,13 @@ struct Header {
 /// The function: configuration plus the adapters, built once per process and borrowed by every
 /// invocation.
 #[derive(Debug)]
-pub struct App<M, S, C, K = CodeKey> {
+pub struct App<M, S, C, K = CodeKey, I = NoInspector> {
     config: Config,
     mailer: M,
     store: S,
     clock: C,
     keys: K,
+    inspector: I,
     emf: Emf,
     metrics: MetricsSink,
     timings: decoy::PathTimings,
@@ -180,6 +186,7 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
             store,
             clock,
             keys,
+            inspector: NoInspector,
             emf,
             metrics: MetricsSink::stdout(),
             timings: decoy::PathTimings::default(),
@@ -188,16 +195,34 @@ impl<M: Mailer, S: ChallengeStore, C: Clock> App<M, S, C> {
     }
 }
 
-impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource, I: PoolInspector> App<M, S, C, K, I> {
     /// The same app with the code key from `keys` (the Lambda binary passes its Secrets Manager
     /// source when `CODE_HMAC_KEY_SECRET_ARN` is set).
-    pub fn with_keys<K2: KeySource>(self, keys: K2) -> App<M, S, C, K2> {
+    pub fn with_keys<K2: KeySource>(self, keys: K2) -> App<M, S, C, K2, I> {
         App {
             config: self.config,
             mailer: self.mailer,
             store: self.store,
             clock: self.clock,
             keys,
+            inspector: self.inspector,
+            emf: self.emf,
+            metrics: self.metrics,
+            timings: self.timings,
+            settle: self.settle,
+        }
+    }
+
+    /// The same app with `inspector` reading pools for the drift check (the Lambda binary passes
+    /// [`crate::adapters::admin::AwsInspector`]; without one, a drift event fails its check).
+    pub fn with_inspector<I2: PoolInspector>(self, inspector: I2) -> App<M, S, C, K, I2> {
+        App {
+            config: self.config,
+            mailer: self.mailer,
+            store: self.store,
+            clock: self.clock,
+            keys: self.keys,
+            inspector,
             emf: self.emf,
             metrics: self.metrics,
             timings: self.timings,
@@ -239,8 +264,24 @@ impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
         &self.store
     }
 
-    /// Handles one raw Cognito event and returns it with `response` filled in.
-    pub async fn handle(&self, mut event: Value) -> Result<Value, TriggerError> {
+    /// Handles one raw Cognito event and returns it with `response` filled in. With no invoked
+    /// function ARN, a drift event fails its check: the Lambda runtime calls [`App::handle_as`].
+    pub async fn handle(&self, event: Value) -> Result<Value, TriggerError> {
+        self.handle_as(event, None).await
+    }
+
+    /// Handles one raw event, invoked as `function_arn` (the Lambda context's invoked function
+    /// ARN, which the drift check takes for "this function"). A drift event (see [`drift`]) is
+    /// recognised first and answered with the check's summary; anything else is routed on
+    /// `triggerSource` and returned with `response` filled in.
+    pub async fn handle_as(
+        &self,
+        mut event: Value,
+        function_arn: Option<&str>,
+    ) -> Result<Value, TriggerError> {
+        if drift::is_drift_event(&event) {
+            return self.drift(&event, function_arn).await;
+        }
         let started = Instant::now();
         let budget = Budget::starting_now(TRIGGER_BUDGET);
         let source = event

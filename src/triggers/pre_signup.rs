@@ -8,9 +8,9 @@ use serde_json::{Map, Value, json};
 
 use super::{App, Outcome, TriggerError, request};
 use crate::domain::email::EmailAddress;
-use crate::ports::{ChallengeStore, Clock, KeySource, Mailer};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, PoolInspector};
 
-impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource, I: PoolInspector> App<M, S, C, K, I> {
     pub(super) fn pre_sign_up(
         &self,
         event: &mut Map<String, Value>,

@@ -35,9 +35,9 @@ use crate::domain::email::EmailAddress;
 use crate::domain::policy::{self, VerifyInput, VerifyOutcome};
 use crate::domain::state::ChallengeState;
 use crate::hex;
-use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, Snapshot, Version};
+use crate::ports::{ChallengeStore, Clock, KeySource, Mailer, PoolInspector, Snapshot, Version};
 
-impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource> App<M, S, C, K> {
+impl<M: Mailer, S: ChallengeStore, C: Clock, K: KeySource, I: PoolInspector> App<M, S, C, K, I> {
     pub(super) async fn verify(
         &self,
         event: &mut Map<String, Value>,

@@ -12,6 +12,11 @@
 //! Setup calls go to moto directly as raw JSON (moto checks no signature; the fake
 //! `Authorization` header only names the service and Region), so a pool is created with exactly
 //! the JSON a test writes, with no SDK default filled in.
+//!
+//! The template-like pools ([`template`], [`build`]) are shared by `tests/admin.rs` and
+//! `tests/drift.rs`.
+
+#![allow(dead_code)]
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -21,7 +26,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use cognito_email_otp::adapters::admin::CheckTarget;
+use cognito_email_otp::admin::FunctionArn;
+use serde_json::{Map, Value, json};
 
 pub const REGION: &str = "eu-west-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -422,5 +429,189 @@ fn serve(mut s: TcpStream, moto: SocketAddr, p: &Proxy) {
             up_body.len()
         );
         let _ = s.write_all(&up_body);
+    }
+}
+
+const EMPTY_ZIP: &str = "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==";
+
+/// What a test sets up: a function, a pool, its clients, the permission and the sender.
+pub struct Spec {
+    pub name: String,
+    pub function: String,
+    pub domain: String,
+    pub env: Map<String, Value>,
+    pub pool: Value,
+    /// Client name and settings.
+    pub clients: Vec<(String, Value)>,
+    pub permission: Option<Value>,
+    pub identity: bool,
+    pub hosted_ui: bool,
+}
+
+/// A pool, client, function, permission and SES identity as `infra/template.yaml` makes them
+/// (with its default parameters: AUTH_FLOW mfa, a 300 s code, a 10-minute session, PreSignUp on).
+pub fn template(tag: &str) -> Spec {
+    let s: &Shared = shared();
+    let name = s.unique(tag);
+    let function = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:otp-{name}");
+    let domain = format!("{name}.example");
+    let env = json!({
+        "EMAIL_FROM": format!("Acme <no-reply@{domain}>"),
+        "CODE_HMAC_KEY_SECRET_ARN": format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:otp-key-AbCdEf"),
+        "REFERENCE_KEY": "5c2e9a14-7b31-4f0e-9d6a-1f8b3c0e7a52",
+        "AUTH_FLOW": "mfa", "CODE_LENGTH": "6", "CODE_TTL_SECONDS": "300", "MAX_ATTEMPTS": "3",
+        "RESEND_COOLDOWN_SECONDS": "30", "SEND_LIMIT": "5", "SEND_WINDOW_SECONDS": "3600",
+        "CHALLENGE_ATTRIBUTE": "custom:authChallenge", "CHALLENGE_STORE": "attribute", "CHALLENGE_TABLE": "",
+        "APP_NAME": "", "EMAIL_DEFAULT_LOCALE": "en", "EMAIL_SUBJECT": "", "EMAIL_CODE_IN_SUBJECT": "false",
+        "SIGN_IN_LINK_URL": "", "SES_TEMPLATE": "", "SES_TEMPLATE_LOCALES": "", "SES_CONFIGURATION_SET": "",
+        "SIGNUP_AUTO_CONFIRM": "true", "SIGNUP_ALLOWED_DOMAINS": "", "METRICS_NAMESPACE": "CognitoEmailOtp",
+        "METRICS_POOL_ID_DIMENSION": "false"
+    });
+    let pool = json!({
+        "PoolName": format!("{name}-users"),
+        "DeletionProtection": "ACTIVE",
+        "UsernameAttributes": ["email"],
+        "UsernameConfiguration": {"CaseSensitive": false},
+        "AutoVerifiedAttributes": ["email"],
+        "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]},
+        "MfaConfiguration": "OFF",
+        "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "admin_only", "Priority": 1}]},
+        "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireLowercase": true, "RequireUppercase": true, "RequireNumbers": true, "RequireSymbols": false}},
+        "Schema": [
+            {"Name": "email", "AttributeDataType": "String", "Required": true, "Mutable": true},
+            {"Name": "authChallenge", "AttributeDataType": "String", "Mutable": true, "StringAttributeConstraints": {"MinLength": "0", "MaxLength": "2048"}}
+        ],
+        "LambdaConfig": {"DefineAuthChallenge": function, "CreateAuthChallenge": function, "VerifyAuthChallengeResponse": function, "PreSignUp": function}
+    });
+    Spec {
+        env: env.as_object().unwrap().clone(),
+        pool,
+        clients: vec![("app".into(), template_client())],
+        permission: Some(
+            json!({"Action": "lambda:InvokeFunction", "Principal": "cognito-idp.amazonaws.com", "SourceAccount": ACCOUNT}),
+        ),
+        identity: true,
+        hosted_ui: false,
+        name,
+        function,
+        domain,
+    }
+}
+
+/// The template's app client.
+pub fn template_client() -> Value {
+    json!({
+        "GenerateSecret": false,
+        "ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "PreventUserExistenceErrors": "ENABLED",
+        "AuthSessionValidity": 10,
+        "ReadAttributes": ["email", "email_verified"],
+        "WriteAttributes": ["email"]
+    })
+}
+
+/// What [`build`] made.
+pub struct Setup {
+    pub pool_id: String,
+    pub function: FunctionArn,
+    pub function_name: String,
+    pub sender_domain: String,
+    /// Client name to ID.
+    pub clients: Vec<(String, String)>,
+}
+
+impl Setup {
+    pub fn client(&self, name: &str) -> String {
+        self.clients
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| id.clone())
+            .unwrap()
+    }
+
+    pub fn target(&self) -> CheckTarget {
+        CheckTarget {
+            pool_id: self.pool_id.clone(),
+            client_ids: Vec::new(),
+            function: Some(self.function.clone()),
+            sender: None,
+            environment: None,
+            ses: true,
+        }
+    }
+}
+
+pub fn cognito(op: &str, body: Value) -> Value {
+    raw(
+        shared().moto,
+        "cognito-idp",
+        REGION,
+        Some(&format!("AWSCognitoIdentityProviderService.{op}")),
+        "POST",
+        "/",
+        &body.to_string(),
+    )
+}
+
+pub fn build(spec: Spec) -> Setup {
+    let moto = shared().moto;
+    let function_name = format!("otp-{}", spec.name);
+    raw(moto, "lambda", REGION, None, "POST", "/2015-03-31/functions", &json!({
+        "FunctionName": function_name, "Runtime": "provided.al2023", "Role": ROLE, "Handler": "bootstrap",
+        "Code": {"ZipFile": EMPTY_ZIP}, "Timeout": 5, "MemorySize": 128, "Architectures": ["arm64"],
+        "Environment": {"Variables": spec.env}
+    }).to_string());
+    let pool = cognito("CreateUserPool", spec.pool)["UserPool"].clone();
+    let pool_id = pool["Id"].as_str().unwrap().to_owned();
+    let pool_arn = pool["Arn"].as_str().unwrap().to_owned();
+    let mut clients = Vec::new();
+    for (name, settings) in spec.clients {
+        let mut body = settings.as_object().unwrap().clone();
+        body.insert("UserPoolId".into(), json!(pool_id));
+        body.insert("ClientName".into(), json!(name));
+        let c = cognito("CreateUserPoolClient", Value::Object(body));
+        clients.push((
+            name,
+            c["UserPoolClient"]["ClientId"].as_str().unwrap().to_owned(),
+        ));
+    }
+    if spec.hosted_ui {
+        cognito(
+            "CreateUserPoolDomain",
+            json!({"UserPoolId": pool_id, "Domain": format!("{}-login", spec.name)}),
+        );
+    }
+    if let Some(mut p) = spec.permission {
+        p["StatementId"] = json!(format!("cognito-{}", spec.name));
+        if p.get("SourceAccount").is_some() {
+            p["SourceArn"] = json!(pool_arn);
+        }
+        raw(
+            moto,
+            "lambda",
+            REGION,
+            None,
+            "POST",
+            &format!("/2015-03-31/functions/{function_name}/policy"),
+            &p.to_string(),
+        );
+    }
+    if spec.identity {
+        raw(
+            moto,
+            "ses",
+            REGION,
+            None,
+            "POST",
+            "/v2/email/identities",
+            &json!({"EmailIdentity": spec.domain}).to_string(),
+        );
+    }
+    Setup {
+        pool_id,
+        function: FunctionArn::parse(&spec.function).unwrap(),
+        function_name,
+        sender_domain: spec.domain,
+        clients,
     }
 }

@@ -21,6 +21,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 
+/// The invoked function ARN of a [`RuntimeApi`] started without one.
+pub const DEFAULT_ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:cognito-email-otp";
+
 /// How long the harness waits for any one answer before calling it lost.
 pub const HARNESS_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -49,6 +52,8 @@ struct Pending {
 /// A Lambda Runtime API server for one execution environment.
 pub struct RuntimeApi {
     pub addr: SocketAddr,
+    /// The `Lambda-Runtime-Invoked-Function-Arn` every invocation carries.
+    pub function_arn: String,
     jobs: mpsc::UnboundedSender<Job>,
     pending: Arc<Mutex<Pending>>,
     task: tokio::task::JoinHandle<()>,
@@ -61,8 +66,14 @@ impl Drop for RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Listens on a free loopback port.
+    /// Listens on a free loopback port, for the function [`DEFAULT_ARN`].
     pub async fn start() -> Self {
+        Self::start_as(DEFAULT_ARN.into()).await
+    }
+
+    /// Listens on a free loopback port; every invocation says `function_arn` was invoked.
+    pub async fn start_as(function_arn: String) -> Self {
+        let arn = function_arn.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (jobs, rx) = mpsc::unbounded_channel();
@@ -75,14 +86,15 @@ impl RuntimeApi {
                 // Small request/response exchanges on a kept-alive connection: without this,
                 // Nagle's algorithm and delayed ACKs add about 40 ms to every warm invocation.
                 let _ = stream.set_nodelay(true);
-                let (rx, p, ids) = (rx.clone(), p.clone(), ids.clone());
+                let (rx, p, ids, arn) = (rx.clone(), p.clone(), ids.clone(), arn.clone());
                 tokio::spawn(async move {
-                    let _ = connection(stream, rx, p, ids).await;
+                    let _ = connection(stream, rx, p, ids, &arn).await;
                 });
             }
         });
         Self {
             addr,
+            function_arn,
             jobs,
             pending,
             task,
@@ -117,6 +129,7 @@ async fn connection(
     jobs: Jobs,
     pending: Arc<Mutex<Pending>>,
     ids: Arc<Mutex<u64>>,
+    function_arn: &str,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -178,7 +191,7 @@ async fn connection(
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                  Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
-                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:cognito-email-otp\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: {function_arn}\r\n\
                  Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n\
                  Content-Length: {}\r\n\r\n",
                 job.body.len()
@@ -339,7 +352,7 @@ impl Lambda {
             records: Mutex::new(Vec::new()),
         };
         if mode == Mode::Warm {
-            let api = RuntimeApi::start().await;
+            let api = RuntimeApi::start_as(lambda.function_arn()).await;
             let child = lambda.spawn(api.addr);
             lambda.warm = Some((api, child));
         }
@@ -364,6 +377,22 @@ impl Lambda {
             .expect("the release binary starts")
     }
 
+    /// The ARN Lambda would pass as invoked: the environment's `AWS_REGION` and
+    /// `AWS_LAMBDA_FUNCTION_NAME` in the test account.
+    pub fn function_arn(&self) -> String {
+        let var = |k: &str| {
+            self.env
+                .iter()
+                .find(|(n, _)| n == k)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        format!(
+            "arn:aws:lambda:{}:123456789012:function:{}",
+            var("AWS_REGION"),
+            var("AWS_LAMBDA_FUNCTION_NAME")
+        )
+    }
+
     /// The warm process's ID.
     pub fn pid(&self) -> Option<u32> {
         self.warm.as_ref().map(|(_, child)| child.id())
@@ -384,7 +413,7 @@ impl Lambda {
         let reply = match &self.warm {
             Some((api, _)) => api.invoke_raw(body).await,
             None => {
-                let api = RuntimeApi::start().await;
+                let api = RuntimeApi::start_as(self.function_arn()).await;
                 let mut child = self.spawn(api.addr);
                 let reply = api.invoke_raw(body).await;
                 let _ = child.kill();
