@@ -20,8 +20,9 @@ Fails when:
   exist exactly when it is on; the rule hourly, with one target, the function, and the constant
   input {"otpDriftCheck": {"userPoolId": POOL}}; the permission for events.amazonaws.com scoped to
   that rule; the policy on the function's role; the alarm on DriftCriticalFindings in the function's
-  namespace for that pool, Maximum >= 1 over the schedule's hour, missing data breaching, notifying
-  the alarm topic as the other alarms do.
+  namespace for that pool, Maximum >= 1 over the schedule's hour, missing data not breaching (no
+  alarm before the first check); the alarm on DriftCheckFailed, Sum >= 1 in two hours running;
+  both notifying the alarm topic as the other alarms do.
 Prints the transformed resource list on success. Transform and evaluation: infra/cfn_model.py.
 """
 import json
@@ -34,7 +35,8 @@ BASE = {"EmailFrom": "x@acme.example", "SesIdentity": "x@acme.example"}
 WAF_TYPES = ("AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation")
 EXISTING_POOL_ID = f"{m.REGION}_ExIsTiNg7"
 DRIFT = {"DriftCheckRule": "AWS::Events::Rule", "DriftCheckPermission": "AWS::Lambda::Permission",
-         "DriftCheckPolicy": "AWS::IAM::Policy", "DriftAlarm": "AWS::CloudWatch::Alarm"}
+         "DriftCheckPolicy": "AWS::IAM::Policy", "DriftAlarm": "AWS::CloudWatch::Alarm",
+         "DriftCheckFailedAlarm": "AWS::CloudWatch::Alarm"}
 TOPIC = f"arn:aws:sns:{m.REGION}:{m.ACCOUNT}:ops-alerts"
 
 
@@ -107,7 +109,7 @@ def existing_pool_checks(template):
 
 
 def drift_checks(template):
-    """The drift check's four resources, in both modes, on and off."""
+    """The drift check's five resources, in both modes, on and off."""
     problems = []
     for label, extra, pool_id in (("created pool", {}, m.USER_POOL_ID),
                                   ("existing pool", {"ExistingUserPoolId": EXISTING_POOL_ID}, EXISTING_POOL_ID)):
@@ -150,12 +152,24 @@ def drift_checks(template):
                  "alarm: DriftCriticalFindings in MetricsNamespace, dimension UserPoolId = the pool"),
                 ((alarm.get("Statistic"), str(alarm.get("Threshold")), alarm.get("ComparisonOperator"))
                  == ("Maximum", "1", "GreaterThanOrEqualToThreshold"), "alarm: Maximum >= 1"),
-                (alarm.get("TreatMissingData") == "breaching", "alarm: missing data is breaching (no completed check alarms)"),
+                (alarm.get("TreatMissingData") == "notBreaching", "alarm: missing data is not breaching (nothing before the first check)"),
                 ((str(alarm.get("Period")), str(alarm.get("EvaluationPeriods"))) == ("3600", "1"),
                  "alarm: one period of an hour, the schedule's rate"),
-                (alarm.get("AlarmActions") == alarm.get("OKActions") == ([topic] if topic else None),
-                 "alarm: notifies AlarmTopicArn when given, as the other alarms"),
             ]
+            failed = stack.resolve(res["DriftCheckFailedAlarm"]["Properties"])
+            checks += [
+                ((failed.get("Namespace"), failed.get("MetricName"), failed.get("Dimensions"))
+                 == ("Acme/Otp", "DriftCheckFailed", [{"Name": "UserPoolId", "Value": pool_id}]),
+                 "failed-check alarm: DriftCheckFailed in MetricsNamespace, dimension UserPoolId = the pool"),
+                ((failed.get("Statistic"), str(failed.get("Threshold")), failed.get("ComparisonOperator"),
+                  str(failed.get("Period")), str(failed.get("EvaluationPeriods")), str(failed.get("DatapointsToAlarm")),
+                  failed.get("TreatMissingData"))
+                 == ("Sum", "1", "GreaterThanOrEqualToThreshold", "3600", "2", "2", "notBreaching"),
+                 "failed-check alarm: a failure in each of two hours running"),
+            ]
+            checks += [(a.get("AlarmActions") == a.get("OKActions") == ([topic] if topic else None),
+                        f"{name}: notifies AlarmTopicArn when given, as the other alarms")
+                       for name, a in (("alarm", alarm), ("failed-check alarm", failed))]
             problems += [f"{where}: missing: {what}" for ok, what in checks if not ok]
     return problems
 

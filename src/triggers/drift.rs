@@ -6,9 +6,8 @@
 //! the function gathers the pool, every app client, its own wiring and Cognito's permission to
 //! invoke it through a [`PoolInspector`], runs [`crate::admin::check`] on them, and reports in EMF:
 //! `DriftCriticalFindings` (the count, 0 when clean), one `DriftFinding` per critical finding (by
-//! `Finding` id), or `DriftCheckFailed` when it could not check. The alarm is on
-//! `DriftCriticalFindings`, with missing data breaching, so a check that fails or stops running
-//! alarms too.
+//! `Finding` id), or `DriftCheckFailed` when it could not check. The template alarms on
+//! `DriftCriticalFindings` ≥ 1, and on `DriftCheckFailed` in two hours running (docs/infra.md).
 //!
 //! "This function" is the Lambda context's invoked function ARN without its qualifier (the ARN
 //! `lambda:GetPolicy` is granted on). Its configuration is its own process's environment, so the

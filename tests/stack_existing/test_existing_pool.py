@@ -142,8 +142,10 @@ def test_the_stack_makes_no_pool_and_no_client_and_names_that_pool(stack, before
     target, = client(stack, "events").list_targets_by_rule(Rule=rule)["Targets"]
     assert (target["Arn"], json.loads(target["Input"])) == (stack["FunctionArn"], {"otpDriftCheck": {"userPoolId": stack["UserPoolId"]}})
     assert by_service["events.amazonaws.com"]["ArnLike"]["AWS:SourceArn"].endswith(f":rule/{rule}")
-    alarm, = client(stack, "cloudwatch").describe_alarms(AlarmNames=[f"{stack['StackName']}-drift"])["MetricAlarms"]
-    assert (alarm["MetricName"], alarm["Dimensions"]) == ("DriftCriticalFindings", [{"Name": "UserPoolId", "Value": stack["UserPoolId"]}])
+    names = {f"{stack['StackName']}-drift": "DriftCriticalFindings", f"{stack['StackName']}-drift-check-failed": "DriftCheckFailed"}
+    alarms = client(stack, "cloudwatch").describe_alarms(AlarmNames=list(names))["MetricAlarms"]
+    assert {a["AlarmName"]: (a["MetricName"], a["Dimensions"]) for a in alarms} == {
+        name: (metric, [{"Name": "UserPoolId", "Value": stack["UserPoolId"]}]) for name, metric in names.items()}
 
 
 # 2. otp-admin, as the stack's outputs print it.
