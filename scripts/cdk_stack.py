@@ -25,7 +25,6 @@ release binary (`cargo build --release --bin cognito-email-otp`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -115,19 +114,7 @@ def deploy(store: str) -> dict[str, str]:
 
 def up(_args) -> None:
     state = base.STATE
-    state.mkdir(parents=True, exist_ok=True)
-    (state / "tmp").mkdir(exist_ok=True)
-    if base.pid_of("emulator") or base.healthy():
-        log("already running: restarting it with a fresh state")
-        base.down(None)
-    if base.healthy():
-        fail(f"127.0.0.1:{base.PORT} is taken by another process; set STACK_PORT to another port")
-    base.spawn("emulator", [sys.executable, base.__file__, "serve-emulator"], base.env_for_emulator())
-    deadline = time.monotonic() + 60
-    while not base.healthy():
-        if base.pid_of("emulator") is None or time.monotonic() > deadline:
-            fail(f"the emulator did not start; see {state / 'emulator.log'}")
-        time.sleep(0.2)
+    base.start_emulator()
     store = os.environ.get("CHALLENGE_STORE", "attribute")
     log(f"emulator on {base.ENDPOINT}; deploying the CDK example app as stack {STACK_NAME} ({store})")
     started = time.monotonic()
@@ -148,19 +135,11 @@ def up(_args) -> None:
         "DemoPassword": base.DEMO_PASSWORD,
         "Template": str(state / "cdk.out" / f"{STACK_NAME}.template.json"),
     }
-    base.OUTPUTS.write_text(json.dumps(outputs, indent=2) + "\n")
-    log(f"deployed in {time.monotonic() - started:.1f} s; outputs in {base.OUTPUTS}")
-    print(json.dumps(outputs, indent=2))
+    base.write_outputs(outputs, started)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up").set_defaults(run=up)
-    sub.add_parser("down").set_defaults(run=base.down)
-    sub.add_parser("status").set_defaults(run=base.status)
-    args = parser.parse_args()
-    args.run(args)
+    base.stack_cli(__doc__, up)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ keep:
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -56,11 +55,6 @@ STANDARD = ["address", "birthdate", "email", "family_name", "gender", "given_nam
 
 def log(msg: str) -> None:
     print(f"existing-pool-stack: {msg}", flush=True)
-
-
-def fail(msg: str) -> "NoReturn":  # noqa: F821
-    print(f"existing-pool-stack: {msg}", file=sys.stderr, flush=True)
-    sys.exit(1)
 
 
 def custom_message_function() -> str:
@@ -113,20 +107,7 @@ def make_pool() -> dict[str, str]:
 
 
 def up(_args) -> None:
-    state = base.STATE
-    state.mkdir(parents=True, exist_ok=True)
-    (state / "tmp").mkdir(exist_ok=True)
-    if base.pid_of("emulator") or base.healthy():
-        log("already running: restarting it with a fresh state")
-        base.down(None)
-    if base.healthy():
-        fail(f"127.0.0.1:{base.PORT} is taken by another process; set STACK_PORT to another port")
-    base.spawn("emulator", [sys.executable, base.__file__, "serve-emulator"], base.env_for_emulator())
-    deadline = time.monotonic() + 60
-    while not base.healthy():
-        if base.pid_of("emulator") is None or time.monotonic() > deadline:
-            fail(f"the emulator did not start; see {state / 'emulator.log'}")
-        time.sleep(0.2)
+    base.start_emulator()
     started = time.monotonic()
     pool = make_pool()
     log(f"pool {pool['UserPoolId']} and client {pool['UserPoolClientId']} made by the API; "
@@ -149,19 +130,11 @@ def up(_args) -> None:
         # The tests run the stack's commands with this binary (cargo's target directory, asked of cargo).
         "OtpAdmin": str(base.target_dir() / "release" / "otp-admin"),
     }
-    base.OUTPUTS.write_text(json.dumps(outputs, indent=2) + "\n")
-    log(f"deployed in {time.monotonic() - started:.1f} s; outputs in {base.OUTPUTS}")
-    print(json.dumps(outputs, indent=2))
+    base.write_outputs(outputs, started)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up").set_defaults(run=up)
-    sub.add_parser("down").set_defaults(run=base.down)
-    sub.add_parser("status").set_defaults(run=base.status)
-    args = parser.parse_args()
-    args.run(args)
+    base.stack_cli(__doc__, up)
 
 
 if __name__ == "__main__":

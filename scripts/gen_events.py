@@ -126,7 +126,7 @@ files = {
     "define/mfa-after-new-password.json": (define(SRP + PV + NEW_PASSWORD, meta={}), {"response": {"challengeName": None, "issueTokens": False, "failAuthentication": True}}),
     "define/passwordless-start-temporary-password.json": (define([], a=INVITED), {"response": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}}),
     # CreateAuthChallenge
-    "create/passwordless-first-round.json": (create([]), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6", "attemptsLeft": "3", "resendAfter": str(ISSUED + 600 + COOLDOWN)}}, "emails": 1}),
+    "create/passwordless-first-round.json": (create([]), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6", "attemptsLeft": "3"}}, "emails": 1}),  # resendAfter is now + the cooldown: make replay runs on the real clock
     "create/mfa-first-round.json": (create(SRP + PV, meta={}), {"response": {"challengeMetadata": "EMAIL_OTP", "publicChallengeParameters": {"delivery": "EMAIL", "destination": "m***@e***.org", "codeLength": "6"}}, "emails": 1}),
     "create/retry-after-wrong-answer.json": (create([custom(False)], meta={}, a=attrs(ACTIVE)), {"response": {"challengeMetadata": "EMAIL_OTP", "privateChallengeParameters": {"nonce": NONCE.hex()}, "publicChallengeParameters": {"expiresAt": str(FAR), "attemptsLeft": "2", "resendAfter": str(ISSUED + COOLDOWN)}}, "emails": 0}),
     "create/after-third-wrong-answer.json": (create([custom(False)] * 3, meta={}, a=attrs(ACTIVE)), {"error": "TooManyAttempts", "message": LOCKED_MESSAGE, "emails": 0}),

@@ -305,7 +305,9 @@ def create_demo_user(pool: str) -> None:
     idp.admin_set_user_password(UserPoolId=pool, Username=DEMO_EMAIL, Password=DEMO_PASSWORD, Permanent=True)
 
 
-def up(_args) -> None:
+def start_emulator() -> None:
+    """A fresh emulator for this STACK_DIR and STACK_PORT: one left running is stopped first (its
+    state goes with it); another process on the port stops us."""
     STATE.mkdir(parents=True, exist_ok=True)
     (STATE / "tmp").mkdir(exist_ok=True)
     if pid_of("emulator") or healthy():
@@ -319,6 +321,10 @@ def up(_args) -> None:
         if pid_of("emulator") is None or time.monotonic() > deadline:
             fail(f"the emulator did not start; see {STATE / 'emulator.log'}")
         time.sleep(0.2)
+
+
+def up(_args) -> None:
+    start_emulator()
     log(f"emulator on {ENDPOINT}; deploying infra/template.yaml as stack {STACK_NAME}")
     started = time.monotonic()
     out = deploy()
@@ -351,6 +357,24 @@ def up(_args) -> None:
         f"  .local/venv/bin/python scripts/stack.py signin {DEMO_EMAIL}\n"
         "Stop it: make down"
     )
+
+
+def write_outputs(outputs: dict[str, str], started: float) -> None:
+    """What a stack script's `up` ends with: outputs.json written, the time it took, the outputs."""
+    OUTPUTS.write_text(json.dumps(outputs, indent=2) + "\n")
+    log(f"deployed in {time.monotonic() - started:.1f} s; outputs in {OUTPUTS}")
+    print(json.dumps(outputs, indent=2))
+
+
+def stack_cli(doc: str, up_command) -> None:
+    """The command line of a script that deploys its own stack with this module: up, down, status."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up").set_defaults(run=up_command)
+    sub.add_parser("down").set_defaults(run=down)
+    sub.add_parser("status").set_defaults(run=status)
+    args = parser.parse_args()
+    args.run(args)
 
 
 def down(_args) -> None:

@@ -4,28 +4,25 @@ pycognito's AWSSRP for the mfa flow, codes read from the emulator's mailbox. Fir
 emulator holds is what the construct promises (the pool, the client, the function, its role).
 
 Run by scripts/cdk-stack-test.sh, once per challenge store. The approach is tests/stack's
-(test_clients.py), written again here so that neither suite depends on the other's files.
+(test_clients.py); the client calls are tests/stack_clients.py's, shared with tests/stack_existing.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import secrets
 import time
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from pycognito.aws_srp import AWSSRP
+from stack_clients import PASSWORD, answer, claims, client, code_for, mailbox, make_user, password_step, srp_start, start_passwordless, wrong
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "stack-cdk"))
-PASSWORD = "Tested-Password-7!"
 MAX_ATTEMPTS = 3  # the construct's default
 
 
@@ -39,68 +36,15 @@ def stack() -> dict:
     return out
 
 
-def client(stack: dict, service: str):
-    return boto3.client(service, endpoint_url=stack["Endpoint"], region_name=stack["Region"],
-                        aws_access_key_id="test", aws_secret_access_key="test")
-
-
 @pytest.fixture(scope="session")
 def idp(stack):
     return client(stack, "cognito-idp")
 
 
-def mailbox(stack: dict, address: str) -> list[dict]:
-    """Every message the emulator's SES took for `address`, oldest first."""
-    with urllib.request.urlopen(stack["Mailbox"], timeout=5) as r:
-        accounts = json.load(r).get("messages", {})
-    every = [m for ms in accounts.values() for m in ms] if isinstance(accounts, dict) else list(accounts)
-    return sorted((m for m in every if address.lower() in (a.lower() for a in m.get("To", []))), key=lambda m: m.get("Timestamp", 0))
-
-
-def code_for(stack: dict, address: str) -> str:
-    """The code in the newest email to `address`: the one line that is nothing but digits."""
-    msgs = mailbox(stack, address)
-    assert msgs, f"no email to {address}"
-    found = re.findall(r"^[ \t]*([0-9]{6,10})[ \t]*$", msgs[-1]["BodyText"], re.MULTILINE)
-    assert len(found) == 1, f"expected one code line, found {found}"
-    return found[0]
-
-
 @pytest.fixture
 def user(stack, idp) -> str:
     """A confirmed user with a verified email and PASSWORD, created by an administrator."""
-    email = f"cdk-{secrets.token_hex(6)}@example.test"
-    idp.admin_create_user(UserPoolId=stack["UserPoolId"], Username=email, MessageAction="SUPPRESS",
-                          UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}])
-    idp.admin_set_user_password(UserPoolId=stack["UserPoolId"], Username=email, Password=PASSWORD, Permanent=True)
-    return email
-
-
-def start_passwordless(stack, idp, email: str) -> dict:
-    return idp.initiate_auth(AuthFlow="CUSTOM_AUTH", ClientId=stack["UserPoolClientId"], AuthParameters={"USERNAME": email})
-
-
-def answer(stack, idp, challenge: dict, email: str, code: str) -> dict:
-    return idp.respond_to_auth_challenge(
-        ClientId=stack["UserPoolClientId"], ChallengeName="CUSTOM_CHALLENGE", Session=challenge["Session"],
-        ChallengeResponses={"USERNAME": challenge["ChallengeParameters"].get("USERNAME", email), "ANSWER": code})
-
-
-def srp_start(stack, idp, email: str, password: str):
-    srp = AWSSRP(username=email, password=password, pool_id=stack["UserPoolId"], client_id=stack["UserPoolClientId"], client=idp)
-    start = idp.initiate_auth(AuthFlow="CUSTOM_AUTH", ClientId=stack["UserPoolClientId"],
-                              AuthParameters={"USERNAME": email, "CHALLENGE_NAME": "SRP_A", **srp.get_auth_params()})
-    assert start["ChallengeName"] == "PASSWORD_VERIFIER"
-    return srp, start
-
-
-def wrong(code: str) -> str:
-    return "".join(str((int(c) + 1) % 10) for c in code)
-
-
-def claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return make_user(stack, idp, "cdk")
 
 
 # What the construct promises, as the emulator holds it after the deploy.
@@ -166,9 +110,7 @@ def test_passwordless_a_wrong_code_then_the_right_one(stack, idp, user):
 def test_mfa_the_password_then_the_code(stack, idp, user):
     srp, start = srp_start(stack, idp, user, PASSWORD)
     assert mailbox(stack, user) == [], "no code before the password is proven"
-    challenge = idp.respond_to_auth_challenge(
-        ClientId=stack["UserPoolClientId"], ChallengeName="PASSWORD_VERIFIER", Session=start.get("Session"),
-        ChallengeResponses=srp.process_challenge(start["ChallengeParameters"], {"USERNAME": user}))
+    challenge = password_step(stack, idp, user, srp, start)
     assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE"
     assert "AuthenticationResult" not in challenge, "the password alone never signs in"
     done = answer(stack, idp, challenge, user, code_for(stack, user))
@@ -178,9 +120,7 @@ def test_mfa_the_password_then_the_code(stack, idp, user):
 def test_mfa_a_wrong_password_sends_nothing(stack, idp, user):
     srp, start = srp_start(stack, idp, user, "Not-The-Password-1")
     with pytest.raises(ClientError) as refused:
-        idp.respond_to_auth_challenge(
-            ClientId=stack["UserPoolClientId"], ChallengeName="PASSWORD_VERIFIER", Session=start.get("Session"),
-            ChallengeResponses=srp.process_challenge(start["ChallengeParameters"], {"USERNAME": user}))
+        password_step(stack, idp, user, srp, start)
     assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
     assert mailbox(stack, user) == []
 

@@ -16,23 +16,17 @@ one pool and run in file order; each states what it needs of the ones before.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
-import secrets
 import shlex
 import subprocess
-import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
-from pycognito.aws_srp import AWSSRP
+from stack_clients import PASSWORD, answer, claims, client, code_for, mailbox, make_user, password_step, srp_start, start_passwordless
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "stack-existing"))
-PASSWORD = "Tested-Password-7"
 ATTRIBUTE = "custom:authChallenge"
 # What check must find on the pool as made: every trap set, and nothing else (the template's
 # invoke permission and the sender are right, so no function or SES finding).
@@ -61,11 +55,6 @@ def stack() -> dict:
     out = json.loads(path.read_text())
     assert out["StackName"] == "otp-existing-local"
     return out
-
-
-def client(stack: dict, service: str):
-    return boto3.client(service, endpoint_url=stack["Endpoint"], region_name=stack["Region"],
-                        aws_access_key_id="test", aws_secret_access_key="test")
 
 
 @pytest.fixture(scope="module")
@@ -98,33 +87,9 @@ def findings(stack: dict) -> tuple[int, list[dict]]:
     return run.returncode, json.loads(run.stdout)["findings"]
 
 
-def mailbox(stack: dict, address: str) -> list[dict]:
-    with urllib.request.urlopen(stack["Mailbox"], timeout=5) as r:
-        accounts = json.load(r).get("messages", {})
-    every = [m for ms in accounts.values() for m in ms] if isinstance(accounts, dict) else list(accounts)
-    return sorted((m for m in every if address.lower() in (a.lower() for a in m.get("To", []))), key=lambda m: m.get("Timestamp", 0))
-
-
-def code_for(stack: dict, address: str) -> str:
-    msgs = mailbox(stack, address)
-    assert msgs, f"no email to {address}"
-    found = re.findall(r"^[ \t]*([0-9]{6,10})[ \t]*$", msgs[-1]["BodyText"], re.MULTILINE)
-    assert len(found) == 1, f"expected one code line, found {found}"
-    return found[0]
-
-
-def claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
 @pytest.fixture
 def user(stack, idp) -> str:
-    email = f"existing-{secrets.token_hex(6)}@example.test"
-    idp.admin_create_user(UserPoolId=stack["UserPoolId"], Username=email, MessageAction="SUPPRESS",
-                          UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}])
-    idp.admin_set_user_password(UserPoolId=stack["UserPoolId"], Username=email, Password=PASSWORD, Permanent=True)
-    return email
+    return make_user(stack, idp, "existing")
 
 
 # 1. The stack: the function and its grants for that pool, no pool, no client.
@@ -208,27 +173,18 @@ def test_check_is_clean_after_attach(stack):
 
 
 def test_passwordless_signs_in_with_the_emailed_code(stack, idp, user):
-    start = idp.initiate_auth(AuthFlow="CUSTOM_AUTH", ClientId=stack["UserPoolClientId"], AuthParameters={"USERNAME": user})
+    start = start_passwordless(stack, idp, user)
     assert start["ChallengeName"] == "CUSTOM_CHALLENGE"
     code = code_for(stack, user)
     assert code not in json.dumps(start), "the code exists only in the email"
-    done = idp.respond_to_auth_challenge(
-        ClientId=stack["UserPoolClientId"], ChallengeName="CUSTOM_CHALLENGE", Session=start["Session"],
-        ChallengeResponses={"USERNAME": start["ChallengeParameters"].get("USERNAME", user), "ANSWER": code})
+    done = answer(stack, idp, start, user, code)
     assert claims(done["AuthenticationResult"]["IdToken"])["email"] == user
 
 
 def test_mfa_the_password_then_the_code(stack, idp, user):
-    srp = AWSSRP(username=user, password=PASSWORD, pool_id=stack["UserPoolId"], client_id=stack["UserPoolClientId"], client=idp)
-    start = idp.initiate_auth(AuthFlow="CUSTOM_AUTH", ClientId=stack["UserPoolClientId"],
-                              AuthParameters={"USERNAME": user, "CHALLENGE_NAME": "SRP_A", **srp.get_auth_params()})
-    assert start["ChallengeName"] == "PASSWORD_VERIFIER"
+    srp, start = srp_start(stack, idp, user, PASSWORD)
     assert mailbox(stack, user) == [], "no code before the password is proven"
-    challenge = idp.respond_to_auth_challenge(
-        ClientId=stack["UserPoolClientId"], ChallengeName="PASSWORD_VERIFIER", Session=start.get("Session"),
-        ChallengeResponses=srp.process_challenge(start["ChallengeParameters"], {"USERNAME": user}))
+    challenge = password_step(stack, idp, user, srp, start)
     assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE" and "AuthenticationResult" not in challenge
-    done = idp.respond_to_auth_challenge(
-        ClientId=stack["UserPoolClientId"], ChallengeName="CUSTOM_CHALLENGE", Session=challenge["Session"],
-        ChallengeResponses={"USERNAME": challenge["ChallengeParameters"].get("USERNAME", user), "ANSWER": code_for(stack, user)})
+    done = answer(stack, idp, challenge, user, code_for(stack, user))
     assert claims(done["AuthenticationResult"]["IdToken"])["email"] == user
