@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use cognito_email_otp::adapters::admin::{AwsInspector, own_environment};
+use cognito_email_otp::adapters::admin::AwsInspector;
 use cognito_email_otp::adapters::aws::AwsContext;
 use cognito_email_otp::adapters::cognito::CognitoStore;
 use cognito_email_otp::adapters::dynamo::DynamoStore;
@@ -53,7 +53,7 @@ async fn with_store<S: ChallengeStore>(
     store: S,
     aws: Arc<AwsContext>,
 ) -> Result<(), lambda_runtime::Error> {
-    let inspector = AwsInspector::new(aws.clone(), own_environment());
+    let inspector = AwsInspector::new(aws.clone());
     let app = App::new(config, mailer, store, SystemClock).with_inspector(inspector);
     match app.config().code_key.clone() {
         CodeKey::Inline(_) => serve(&app).await,

@@ -785,30 +785,21 @@ impl AdminAws {
 
 /// The drift check's [`PoolInspector`]: [`AdminAws::gather`] on the function's own SDK
 /// configuration (its timeouts and retries, loaded on first use), with the function's environment
-/// from its own process and no SES. Four calls: `DescribeUserPool`, `ListUserPoolClients`,
+/// read from its own process when a check runs (not at start-up: Define never pays for it, and no
+/// copy of it is kept) and no SES. Four calls: `DescribeUserPool`, `ListUserPoolClients`,
 /// `DescribeUserPoolClient` per client, `GetPolicy`.
+#[derive(Debug)]
 pub struct AwsInspector {
     aws: Arc<AwsContext>,
     admin: OnceCell<AdminAws>,
-    environment: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for AwsInspector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The environment's values stay out of any debug output.
-        f.debug_struct("AwsInspector")
-            .field("variables", &self.environment.len())
-            .finish_non_exhaustive()
-    }
 }
 
 impl AwsInspector {
-    /// Reads through `aws`; `environment` is the function's (see [`own_environment`]).
-    pub fn new(aws: Arc<AwsContext>, environment: BTreeMap<String, String>) -> Self {
+    /// Reads through `aws`, the function's shared SDK context.
+    pub fn new(aws: Arc<AwsContext>) -> Self {
         Self {
             aws,
             admin: OnceCell::new(),
-            environment,
         }
     }
 
@@ -826,7 +817,7 @@ impl PoolInspector for AwsInspector {
             client_ids: Vec::new(),
             function: Some(function.clone()),
             sender: None,
-            environment: Some(self.environment.clone()),
+            environment: Some(own_environment()),
             ses: false,
         };
         self.admin().await.gather(&target).await
@@ -843,7 +834,7 @@ const CREDENTIALS: [&str; 3] = [
 /// This process's environment as the function's configuration, for the drift check: what
 /// `GetFunctionConfiguration` would answer, plus the variables Lambda itself sets (which the
 /// checks do not read), less the role's credentials.
-pub fn own_environment() -> BTreeMap<String, String> {
+fn own_environment() -> BTreeMap<String, String> {
     std::env::vars()
         .filter(|(k, _)| !CREDENTIALS.contains(&k.as_str()))
         .collect()
