@@ -93,23 +93,7 @@ def deploy(store: str) -> dict[str, str]:
     log(f"synthesized the example app in {took:.1f} s ({len(template['Resources'])} resources)")
     cfn = base.client("cloudformation")
     cfn.create_stack(StackName=STACK_NAME, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
-    deadline = time.monotonic() + 120
-    while True:
-        stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
-        status = stack["StackStatus"]
-        if status == "CREATE_COMPLETE":
-            break
-        if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
-            events = cfn.describe_stack_events(StackName=STACK_NAME)["StackEvents"]
-            failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if "FAILED" in e["ResourceStatus"]]
-            fail(f"stack {STACK_NAME} ended {status}: " + "; ".join(failed))
-        time.sleep(0.5)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    fn = base.client("lambda").get_function(FunctionName=outputs["FunctionArn"])["Configuration"]
-    if not fn.get("CodeSize"):
-        fail("the function was created without code (the emulator did not find the zip in S3)")
-    base.work_around_secret_ref(fn)
-    return outputs | {"FunctionName": fn["FunctionName"]}
+    return base.created_stack(cfn, STACK_NAME)
 
 
 def up(_args) -> None:

@@ -246,6 +246,15 @@ def deploy(extra: dict[str, str] | None = None, stack_name: str = STACK_NAME) ->
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters() | (extra or {})).items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
+    outputs = created_stack(cfn, stack_name)
+    if "UserPoolClientId" in outputs:  # an existing pool's stack makes no client
+        work_around_number_parameter(outputs)
+    return outputs
+
+
+def created_stack(cfn, stack_name: str) -> dict[str, str]:
+    """Waits for `stack_name` to be created (its failed resources named if it is not), checks that
+    its function got its code, and returns its outputs with the function's name."""
     deadline = time.monotonic() + 120
     while True:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -261,8 +270,6 @@ def deploy(extra: dict[str, str] | None = None, stack_name: str = STACK_NAME) ->
     fn = client("lambda").get_function(FunctionName=outputs["FunctionArn"])["Configuration"]
     if not fn.get("CodeSize"):
         fail("the function was created without code (the emulator did not find the zip in S3)")
-    if "UserPoolClientId" in outputs:  # an existing pool's stack makes no client
-        work_around_number_parameter(outputs)
     work_around_secret_ref(fn)
     return outputs | {"FunctionName": fn["FunctionName"]}
 

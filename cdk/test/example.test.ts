@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 
 import { buildExample } from '../example/app';
+import { withTargetDir } from './support';
 
 const LOCAL = { codeBucket: 'cognito-email-otp-local', codeKey: 'bootstrap-0123.zip', architecture: 'x86_64', challengeStore: 'dynamodb' };
 
@@ -21,17 +22,6 @@ function fileAssets(dir: string, stackName: string): string[] {
   if (!fs.existsSync(manifest)) return [];
   const files = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { files?: Record<string, { source: { path: string } }> }).files ?? {};
   return Object.values(files).map((f) => f.source.path).filter((p) => !p.endsWith('.template.json'));
-}
-
-function withTargetDir<T>(dir: string, run: () => T): T {
-  const before = process.env.CARGO_TARGET_DIR;
-  process.env.CARGO_TARGET_DIR = dir;
-  try {
-    return run();
-  } finally {
-    if (before === undefined) delete process.env.CARGO_TARGET_DIR;
-    else process.env.CARGO_TARGET_DIR = before;
-  }
 }
 
 describe('the example app', () => {

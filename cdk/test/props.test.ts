@@ -15,7 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 
 import { EmailOtp, EmailOtpProps } from '../src';
-import { EMAIL_FROM, emailOtp, functionEnv, newStack, only, refused, template, userPool } from './support';
+import { EMAIL_FROM, emailOtp, functionEnv, newStack, only, refused, template, userPool, withTargetDir } from './support';
 
 describe('defaults: the stack infra/template.yaml builds, for this pool', () => {
   const stack = newStack();
@@ -219,17 +219,6 @@ describe('each prop', () => {
 });
 
 describe('the default code: the zip `make build` writes', () => {
-  const withTargetDir = <T>(dir: string, run: () => T): T => {
-    const before = process.env.CARGO_TARGET_DIR;
-    process.env.CARGO_TARGET_DIR = dir;
-    try {
-      return run();
-    } finally {
-      if (before === undefined) delete process.env.CARGO_TARGET_DIR;
-      else process.env.CARGO_TARGET_DIR = before;
-    }
-  };
-
   it('missing: synthesis stops, naming `make build` and the code prop', () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'otp-target-'));
     withTargetDir(empty, () => refused(() => {

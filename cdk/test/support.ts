@@ -82,3 +82,15 @@ export function warnings(stack: Stack): string[] {
   Template.fromStack(stack);
   return stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
 }
+
+/** Runs `run` with CARGO_TARGET_DIR set to `dir` (where the default code is looked for), then puts it back. */
+export function withTargetDir<T>(dir: string, run: () => T): T {
+  const before = process.env.CARGO_TARGET_DIR;
+  process.env.CARGO_TARGET_DIR = dir;
+  try {
+    return run();
+  } finally {
+    if (before === undefined) delete process.env.CARGO_TARGET_DIR;
+    else process.env.CARGO_TARGET_DIR = before;
+  }
+}
